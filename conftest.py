@@ -1,0 +1,9 @@
+"""Registers the harness plugin and the fixture modules; nothing else."""
+
+pytest_plugins = [
+    "harness.plugin",
+    "fixtures.session",
+    "fixtures.models",
+    "fixtures.data",
+    "fixtures.tokenization",
+]

@@ -1,0 +1,52 @@
+"""Readers for the reference data sets (FLORES-200, SST-2, STS Benchmark) in a data directory.
+
+The data directory is never written to. Readers raise DataUnavailable with the path and the
+remedy when a file is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+FLORES_SPLITS = {"dev": "dev", "devtest": "devtest"}
+
+
+class DataUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Flores:
+    root: Path  # .../flores200
+    split: str = "all"  # "dev", "devtest" or "all" (both, dev first)
+
+    def __post_init__(self) -> None:
+        if not (self.root / "dev").is_dir():
+            raise DataUnavailable(f"FLORES-200 not found at {self.root} (expected dev/ and devtest/); "
+                                  f"pass --data-dir DIR with DIR/flores200 or set LLM_HARNESS_DATA")
+        if self.split not in ("all", *FLORES_SPLITS):
+            raise DataUnavailable(f"unknown FLORES split {self.split!r}: use dev, devtest or all")
+
+    @cached_property
+    def languages(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "dev").glob("*.dev"))
+
+    def sentences(self, language: str) -> list[str]:
+        splits = FLORES_SPLITS if self.split == "all" else {self.split: FLORES_SPLITS[self.split]}
+        lines: list[str] = []
+        for folder, suffix in splits.items():
+            path = self.root / folder / f"{language}.{suffix}"
+            if not path.is_file():
+                raise DataUnavailable(f"FLORES-200 file missing: {path}")
+            lines += path.read_text(encoding="utf-8").splitlines()
+        return lines
+
+
+def require_dir(data_dir: Path, sub: str) -> Path:
+    path = data_dir / sub
+    if not path.exists():
+        raise DataUnavailable(f"data not found: {path} (pass --data-dir DIR or set LLM_HARNESS_DATA; "
+                              f"CI uses ../shared/data)")
+    return path

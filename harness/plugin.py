@@ -1,0 +1,207 @@
+"""pytest plugin: command-line options, the session's context, and writing results at the end."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.claims import CatalogError, load_catalog
+from harness.profiles import (DEFAULT_MODEL_SET, DEFAULT_PROFILE, Profile, ProfileError,
+                              check_model_set, load_profile)
+from harness.record import Recorder
+from harness.report import ResultsError, check_writable, write_results
+
+CONTEXT_KEY = pytest.StashKey["HarnessContext"]()
+VERSION_PACKAGES = ("torch", "transformers", "tokenizers", "sentence-transformers", "peft",
+                    "datasets", "accelerate", "numpy", "pandas", "pytest", "pytest-benchmark")
+
+
+@dataclass
+class HarnessContext:
+    profile: Profile
+    model_set: str
+    data_dir: Path
+    data_dir_given: bool
+    results_dir: Path
+    cache_dir: Path
+    write_results: bool
+    recorder: Recorder
+    run_id: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSION_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llm-harness", "LLM internals harness")
+    group.addoption("--profile", default=None,
+                    help=f"hardware profile (default: $LLM_HARNESS_PROFILE or {DEFAULT_PROFILE})")
+    group.addoption("--model-set", default=None,
+                    help="packaged (offline, default) or hub (the report's own models; needs the "
+                         "Hub or a warm HF cache); also $LLM_HARNESS_MODEL_SET")
+    group.addoption("--data-dir", default=None,
+                    help="directory holding sst2/, stsb/, flores200/ (default: $LLM_HARNESS_DATA "
+                         "or ../shared/data next to the project)")
+    group.addoption("--results-dir", default=None,
+                    help="where results are written (default: $LLM_HARNESS_RESULTS or results/)")
+    group.addoption("--cache-dir", default=None,
+                    help="converted-model cache (default: $LLM_HARNESS_CACHE or "
+                         "~/.cache/llm-internals-harness)")
+    group.addoption("--no-results", action="store_true",
+                    help="measure and decide, but write nothing to the results directory")
+    group.addoption("--seed", type=int, default=None, help="override the profile's seed")
+    parser.addini("harness_catalogs", "glob of claims catalogs, relative to the rootdir",
+                  default="suites/*/catalog.toml")
+
+
+def _choose(config: pytest.Config, option: str, env: str, default: Any) -> tuple[Any, bool]:
+    value = config.getoption(option)
+    if value is not None:
+        return value, True
+    if os.environ.get(env):
+        return os.environ[env], True
+    return default, False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from harness.models import default_cache_dir
+
+    root = Path(config.rootpath)
+    profile_name, _ = _choose(config, "profile", "LLM_HARNESS_PROFILE", DEFAULT_PROFILE)
+    model_set, _ = _choose(config, "model_set", "LLM_HARNESS_MODEL_SET", DEFAULT_MODEL_SET)
+    try:
+        profile = load_profile(profile_name)
+        check_model_set(model_set)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    data_dir, data_given = _choose(config, "data_dir", "LLM_HARNESS_DATA", root.parent / "shared" / "data")
+    data_dir = Path(data_dir)
+    if not data_dir.is_absolute():
+        data_dir = (Path.cwd() / data_dir).resolve()
+    if data_given and not data_dir.is_dir():
+        raise pytest.UsageError(f"data directory {data_dir} does not exist (from --data-dir or "
+                                f"LLM_HARNESS_DATA); it should hold sst2/, stsb/ and flores200/")
+    results_dir, _ = _choose(config, "results_dir", "LLM_HARNESS_RESULTS", root / "results")
+    results_dir = Path(results_dir).resolve()
+    cache_dir, _ = _choose(config, "cache_dir", "LLM_HARNESS_CACHE", default_cache_dir())
+    write = not config.getoption("no_results") and not getattr(config.option, "collectonly", False)
+    if write and not hasattr(config, "workerinput"):
+        try:
+            check_writable(results_dir)
+        except ResultsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    seed = config.getoption("seed")
+    seed = profile.seed if seed is None else seed
+    worker = getattr(config, "workerinput", None)
+    run_id = worker["harness_run_id"] if worker else \
+        f"{time.strftime('%Y%m%d-%H%M%S')}-{profile.name}-{os.getpid()}"
+    recorder = Recorder(profile=profile.name, model_set=model_set, seed=seed, run_id=run_id)
+    config.stash[CONTEXT_KEY] = HarnessContext(
+        profile=profile, model_set=model_set, data_dir=data_dir, data_dir_given=data_given,
+        results_dir=results_dir, cache_dir=Path(cache_dir), write_results=write,
+        recorder=recorder, run_id=run_id, versions=library_versions())
+    random.seed(seed)
+    try:
+        import numpy
+        import torch
+        numpy.random.seed(seed)
+        torch.manual_seed(seed)
+        if profile.threads:
+            torch.set_num_threads(profile.threads)
+    except ImportError:
+        pass
+
+
+def context(config: pytest.Config) -> HarnessContext:
+    return config.stash[CONTEXT_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    ctx = context(config)
+    return [f"harness: profile={ctx.profile.name} model-set={ctx.model_set} seed={ctx.recorder.seed} "
+            f"run={ctx.run_id}",
+            f"harness: data={ctx.data_dir} results={ctx.results_dir if ctx.write_results else 'off'} "
+            f"cache={ctx.cache_dir}"]
+
+
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist: workers share the run id
+    node.workerinput["harness_run_id"] = context(node.config).run_id
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    context(item.config).recorder.call_started = time.perf_counter()
+    yield
+    context(item.config).recorder.call_started = None
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    data = getattr(node, "workeroutput", {}).get("harness")
+    if data:
+        context(node.config).recorder.merge_dict(data)
+
+
+def load_catalogs(config: pytest.Config) -> dict[str, Any]:
+    catalogs = {}
+    for path in sorted(Path(config.rootpath).glob(config.getini("harness_catalogs"))):
+        try:
+            catalog = load_catalog(path)
+        except CatalogError:
+            continue  # already reported at collection
+        catalogs[catalog.experiment] = catalog
+    return catalogs
+
+
+def run_info(ctx: HarnessContext) -> dict[str, Any]:
+    import torch
+    return {
+        "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
+        "seed": ctx.recorder.seed, "device": ctx.profile.device, "dtype": ctx.profile.dtype,
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+        "versions": ctx.versions, "data_dir": str(ctx.data_dir),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
+                         "package": load.package, "loads": load.loads,
+                         "load_s": round(load.load_s, 2)}
+                        for load in ctx.recorder.loads.values()],
+    }
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if CONTEXT_KEY not in config.stash:
+        return
+    ctx = context(config)
+    if hasattr(config, "workerinput"):
+        config.workeroutput["harness"] = ctx.recorder.to_dict()
+        return
+    if not ctx.write_results or ctx.recorder.is_empty():
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        _note(config, "run interrupted: results not written; earlier results are untouched")
+        return
+    report = write_results(ctx.results_dir, ctx.recorder, run_info(ctx), load_catalogs(config))
+    _note(config, f"results: {report} (+ claims.json, tables/, runs/{ctx.profile.name}/{ctx.run_id}/)")
+
+
+def _note(config: pytest.Config, text: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"[harness] {text}")

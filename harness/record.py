@@ -1,0 +1,194 @@
+"""The results collector: one record per claim per run, plus measured tables and artefacts."""
+
+from __future__ import annotations
+
+import base64
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.checks import decide
+from harness.claims import Claim
+
+HOLDS = "holds"
+REFUTED = "refuted"
+REFUTED_KNOWN = "refuted (known)"
+HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
+
+
+class ClaimRefuted(AssertionError):
+    """Raised when a measurement contradicts a claim; known refutations expect exactly this."""
+
+
+@dataclass
+class Record:
+    id: str
+    experiment: str
+    section: str
+    statement: str
+    report_value: str
+    check: str
+    spec: dict[str, Any]
+    measured: Any
+    verdict: str
+    detail: str
+    known_refutation: str | None
+    model_role: str | None
+    model: str | None
+    model_package: str | None
+    model_set: str
+    profile: str
+    seed: int
+    run_id: str
+    duration_s: float | None
+    timestamp: str
+    table: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+    source: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    experiment: str
+    name: str
+    rows: list[dict[str, Any]]
+    note: str | None = None
+    in_report: bool = True  # False: CSV only (e.g. the 204-language sweep)
+
+
+@dataclass
+class ModelLoad:
+    role: str
+    kind: str
+    model: str
+    package: str | None
+    loads: int
+    load_s: float
+
+
+def jsonable(value: Any) -> Any:
+    """Measured values as plain JSON (numpy and torch scalars, tuples, NaN)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return value
+
+
+class Recorder:
+    def __init__(self, *, profile: str, model_set: str, seed: int, run_id: str):
+        self.profile, self.model_set, self.seed, self.run_id = profile, model_set, seed, run_id
+        self.records: dict[str, Record] = {}
+        self.tables: dict[tuple[str, str], Table] = {}
+        # experiment -> {title: relative path}; files: relative path -> bytes, written at the end
+        self.artifacts: dict[str, dict[str, str]] = {}
+        self.files: dict[str, bytes] = {}
+        self.loads: dict[tuple[str, str], ModelLoad] = {}
+        self.call_started: float | None = None
+
+    # claims ----------------------------------------------------------------------------
+
+    def check(self, claim: Claim, measured: Any, *, model: Any = None,
+              extra: Mapping[str, Any] | None = None) -> Record:
+        """Decide a claim from a measurement, keep the record, raise ClaimRefuted if it fails."""
+        measured = jsonable(measured)
+        verdict = decide(claim.check, claim.spec, measured)
+        if verdict.holds:
+            status = HOLDS_BUT_MARKED if claim.refuted else HOLDS
+        else:
+            status = REFUTED_KNOWN if claim.refuted else REFUTED
+        duration = time.perf_counter() - self.call_started if self.call_started else None
+        record = Record(
+            id=claim.id, experiment=claim.experiment, section=claim.section,
+            statement=claim.statement, report_value=claim.report_value, check=claim.check,
+            spec=dict(claim.spec), measured=measured, verdict=status, detail=verdict.detail,
+            known_refutation=claim.refuted, model_role=getattr(model, "role", claim.model),
+            model=getattr(model, "name", None), model_package=getattr(model, "package", None),
+            model_set=self.model_set, profile=self.profile, seed=self.seed, run_id=self.run_id,
+            duration_s=None if duration is None else round(duration, 4),
+            timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
+            labels=dict(claim.labels), note=claim.note, source=claim.source,
+            extra=jsonable(dict(extra or {})),
+        )
+        self.records[claim.id] = record
+        if not verdict.holds:
+            message = (f"claim {claim.id} (report section {claim.section}) does not hold\n"
+                       f"  the report says: {claim.statement}\n"
+                       f"  report's value:  {claim.report_value}\n"
+                       f"  measured:        {verdict.detail}")
+            if record.model:
+                message += f"\n  model:           {record.model}"
+            if claim.refuted:
+                message += f"\n  known refutation: {claim.refuted}"
+            raise ClaimRefuted(message)
+        return record
+
+    # tables, artefacts and loads ---------------------------------------------------------
+
+    def add_table(self, experiment: str, name: str, rows: Sequence[Mapping[str, Any]], *,
+                  note: str | None = None, in_report: bool = True) -> None:
+        self.tables[(experiment, name)] = Table(experiment, name, [jsonable(dict(r)) for r in rows],
+                                                note, in_report)
+
+    def add_file(self, experiment: str, title: str, relative_path: str, data: bytes) -> None:
+        """A plot, page or other file for the results directory, written with the rest at the end."""
+        self.artifacts.setdefault(experiment, {})[title] = relative_path
+        self.files[relative_path] = data
+
+    def add_figure(self, experiment: str, title: str, name: str, figure: Any) -> None:
+        import io
+
+        import matplotlib.pyplot as plt
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight",
+                       metadata={"Software": None})  # no version stamp: identical bytes across runs
+        plt.close(figure)
+        self.add_file(experiment, title, f"plots/{name}.png", buffer.getvalue())
+
+    def note_load(self, role: str, kind: str, model: str, package: str | None, seconds: float) -> None:
+        key = (role, kind)
+        if key in self.loads:
+            self.loads[key].loads += 1
+            self.loads[key].load_s += seconds
+        else:
+            self.loads[key] = ModelLoad(role, kind, model, package, 1, seconds)
+
+    # transport (pytest-xdist workers -> controller) -------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": [asdict(r) for r in self.records.values()],
+            "tables": [asdict(t) for t in self.tables.values()],
+            "artifacts": self.artifacts,
+            "files": {k: base64.b64encode(v).decode("ascii") for k, v in self.files.items()},
+            "loads": [asdict(load) for load in self.loads.values()],
+        }
+
+    def merge_dict(self, data: Mapping[str, Any]) -> None:
+        for raw in data.get("records", []):
+            self.records[raw["id"]] = Record(**raw)
+        for raw in data.get("tables", []):
+            self.tables[(raw["experiment"], raw["name"])] = Table(**raw)
+        for experiment, items in data.get("artifacts", {}).items():
+            self.artifacts.setdefault(experiment, {}).update(items)
+        for name, encoded in data.get("files", {}).items():
+            self.files[name] = base64.b64decode(encoded)
+        for raw in data.get("loads", []):
+            key = (raw["role"], raw["kind"])
+            if key in self.loads:
+                self.loads[key].loads += raw["loads"]
+                self.loads[key].load_s += raw["load_s"]
+            else:
+                self.loads[key] = ModelLoad(**raw)
+
+    def is_empty(self) -> bool:
+        return not (self.records or self.tables or self.artifacts)

@@ -1,0 +1,55 @@
+"""The session's model store: every model or tokenizer is loaded once, and each load is timed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import models
+from harness.models import ModelSource, ModelUnavailable
+from harness.profiles import Profile
+from harness.record import Recorder
+
+
+class ModelStore:
+    def __init__(self, *, profile: Profile, model_set: str, cache_dir: Path, recorder: Recorder):
+        self.profile, self.model_set, self.cache_dir = profile, model_set, cache_dir
+        self.recorder = recorder
+        self._loaded: dict[tuple[str, str], Any] = {}
+        self._failed: dict[tuple[str, str], ModelUnavailable] = {}
+        self.load_counts: dict[tuple[str, str], int] = {}
+
+    def source(self, role: str) -> ModelSource:
+        return models.resolve(role, self.model_set)
+
+    def _get(self, role: str, kind: str, load: Callable[[ModelSource], Any]) -> Any:
+        key = (role, kind)
+        if key in self._failed:
+            raise self._failed[key]
+        if key not in self._loaded:
+            start = time.perf_counter()
+            try:
+                source = self.source(role)
+                self._loaded[key] = load(source)
+            except ModelUnavailable as exc:
+                self._failed[key] = exc  # remembered, so a missing model costs one probe
+                raise
+            seconds = time.perf_counter() - start
+            self.load_counts[key] = self.load_counts.get(key, 0) + 1
+            self.recorder.note_load(role, kind, source.name, source.package, seconds)
+        return self._loaded[key]
+
+    def tokenizer(self, role: str) -> Any:
+        return self._get(role, "tokenizer", lambda s: models.load_tokenizer(s, self.cache_dir))
+
+    def causal_lm(self, role: str, attn_implementation: str = "eager") -> Any:
+        return self._get(role, f"causal-lm/{attn_implementation}", lambda s: models.load_causal_lm(
+            s, self.cache_dir, attn_implementation=attn_implementation,
+            dtype=self.profile.dtype if self.profile.device != "cpu" else "float32",
+            device=self.profile.device))
+
+    def sentence_encoder(self, role: str) -> Any:
+        return self._get(role, "sentence-encoder",
+                         lambda s: models.load_sentence_encoder(s, device=self.profile.device))
