@@ -41,15 +41,20 @@ class ModelSource:
     spec: dict[str, Any] = field(default_factory=dict)
 
 
-def model_registry(path: Path = MODELS_FILE) -> dict[str, dict[str, Any]]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+def models_file() -> Path:
+    """The model registry: harness/models.toml, or a user's own file in $LLM_HARNESS_MODELS."""
+    return Path(os.environ.get("LLM_HARNESS_MODELS") or MODELS_FILE)
 
 
-def model_roles(path: Path = MODELS_FILE) -> list[str]:
+def model_registry(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    return tomllib.loads((path or models_file()).read_text(encoding="utf-8"))
+
+
+def model_roles(path: Path | None = None) -> list[str]:
     return list(model_registry(path))
 
 
-def resolve(role: str, model_set: str, path: Path = MODELS_FILE) -> ModelSource:
+def resolve(role: str, model_set: str, path: Path | None = None) -> ModelSource:
     registry = model_registry(path)
     if role not in registry:
         raise KeyError(f"unknown model role {role!r}; known roles: {', '.join(registry)}")

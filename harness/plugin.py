@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from harness.claims import CatalogError, load_catalog
-from harness.profiles import (DEFAULT_MODEL_SET, DEFAULT_PROFILE, Profile, ProfileError,
-                              check_model_set, load_profile)
-from harness.record import Recorder
+from harness.profiles import DEFAULT_MODEL_SET, DEFAULT_PROFILE, Profile, ProfileError, check_model_set, load_profile
+from harness.record import ClaimRefuted, Recorder
 from harness.report import ResultsError, check_writable, write_results
 
 CONTEXT_KEY = pytest.StashKey["HarnessContext"]()
@@ -205,3 +204,13 @@ def _note(config: pytest.Config, text: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"[harness] {text}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A refuted claim fails with its own message (report's value, measured, tolerance), not with
+    the harness's traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(ClaimRefuted) and report.failed:
+        report.longrepr = str(call.excinfo.value)

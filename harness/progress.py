@@ -28,6 +28,5 @@ def progress(items: Iterable[T], desc: str, config: Any = None, **kwargs: Any) -
     with capture_disabled(config):
         bar = tqdm(items, desc=desc, file=sys.stderr, leave=True, dynamic_ncols=True,
                    mininterval=0.5, **kwargs)
-        for item in bar:
-            yield item
+        yield from bar
         bar.close()

@@ -196,7 +196,7 @@ def render_report(store: Mapping[str, Any], results_dir: Path,
                 lines.append(f"- `{c['id']}`: report: {c['report_value']}; measured: "
                              f"{c['detail']}.{why}")
             lines.append("")
-        for key, meta in sorted(store["tables"].items()):
+        for _key, meta in sorted(store["tables"].items()):
             if meta["experiment"] != experiment or not meta.get("in_report", True):
                 continue
             path = results_dir / meta["csv"]

@@ -1,0 +1,107 @@
+"""Malformed catalogs fail before anything runs, with one message naming file, claim and field."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.claims import CatalogError, check_unique_ids, load_catalog
+
+GOOD = '''
+experiment = "demo"
+section = "2"
+title = "Demo"
+
+[[claim]]
+id = "demo.one"
+statement = "one is one"
+measure = "count"
+check = "exact"
+expected = 1
+
+[[claim]]
+id = "demo.two"
+statement = "about three"
+measure = "count"
+check = "approx"
+expected = 3
+tolerance = 0.5
+'''
+
+
+def write(tmp_path: Path, text: str, name: str = "catalog.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_catalog_loads(tmp_path):
+    catalog = load_catalog(write(tmp_path, GOOD), measures={"count"})
+    assert [c.id for c in catalog.claims] == ["demo.one", "demo.two"]
+    assert catalog.claims[1].report_value == "3 ± 0.5"
+    assert catalog.claims[0].section == "2"
+
+
+BAD = [
+    # (what is wrong, replacement applied to GOOD, claim id in the message, field in the message)
+    ("bad TOML syntax", ('expected = 1', 'expected = = 1'), None, None),
+    ("unknown check kind", ('check = "exact"', 'check = "roughly"'), "demo.one", "check"),
+    ("missing required field", ('statement = "one is one"\n', ''), "demo.one", "statement"),
+    ("wrong type", ('expected = 3\n', 'expected = "three"\n'), "demo.two", "expected"),
+    ("negative tolerance", ('tolerance = 0.5', 'tolerance = -0.5'), "demo.two", "tolerance"),
+    ("tolerance of the wrong type", ('tolerance = 0.5', 'tolerance = "0.5"'), "demo.two", "tolerance"),
+    ("approx without tolerance", ('tolerance = 0.5\n', ''), "demo.two", "tolerance/rel_tolerance"),
+    ("duplicate id", ('id = "demo.two"', 'id = "demo.one"'), "demo.one", "id"),
+    ("missing report section", ('section = "2"\n', ''), "demo.one", "section"),
+    ("unknown field (typo)", ('tolerance = 0.5', 'tolerence = 0.5'), "demo.two", "tolerence"),
+    ("unknown measure", ('measure = "count"\n', 'measure = "cuont"\n'), "demo.one", "measure"),
+    ("bad id characters", ('id = "demo.one"', 'id = "Demo One"'), "Demo One", "id"),
+    ("empty refutation reason", ('expected = 1\n', 'expected = 1\nrefuted = " "\n'), "demo.one", "refuted"),
+    ("missing experiment", ('experiment = "demo"\n', ''), None, "experiment"),
+]
+
+
+@pytest.mark.parametrize("problem, change, claim_id, field", BAD, ids=[b[0] for b in BAD])
+def test_malformed_catalog_names_file_claim_and_field(tmp_path, problem, change, claim_id, field):
+    old, new = change
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path, measures={"count"})
+    message = str(info.value)
+    assert str(path) in message
+    if claim_id:
+        assert f"claim '{claim_id}'" in message
+    if field:
+        assert f"field '{field}'" in message
+    assert "\n" not in message  # one line
+
+
+def test_ordering_needs_two_distinct_names(tmp_path):
+    text = GOOD.replace('check = "exact"\nexpected = 1', 'check = "ordering"\norder = ["a", "a"]')
+    with pytest.raises(CatalogError, match="field 'order'"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_unknown_model_role(tmp_path):
+    text = GOOD.replace('measure = "count"\ncheck = "exact"', 'measure = "count"\nmodel = "gpt5"\ncheck = "exact"')
+    with pytest.raises(CatalogError, match="field 'model'.*gpt5"):
+        load_catalog(write(tmp_path, text), models={"gpt2", "bert"})
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(CatalogError, match="cannot read"):
+        load_catalog(tmp_path / "missing.toml")
+
+
+def test_duplicate_ids_across_files(tmp_path):
+    a = load_catalog(write(tmp_path, GOOD, "a.toml"))
+    b = load_catalog(write(tmp_path, GOOD.replace('experiment = "demo"', 'experiment = "other"'), "b.toml"))
+    with pytest.raises(CatalogError, match="also defined in"):
+        check_unique_ids([a, b])
+
+
+def test_project_catalogs_are_valid_and_ids_unique():
+    root = Path(__file__).resolve().parent.parent
+    catalogs = [load_catalog(p) for p in sorted(root.glob("suites/*/catalog.toml"))]
+    assert catalogs
+    check_unique_ids(catalogs)

@@ -1,0 +1,187 @@
+"""The plugin end to end on a tiny demo suite (pytester): profiles, verdicts, results that
+survive partial and interrupted runs, bad input, and models loaded once per session."""
+
+import json
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = 'pytest_plugins = ["harness.plugin", "fixtures.session", "fixtures.models", "fixtures.data"]\n'
+CATALOG = '''
+experiment = "demo"
+section = "9"
+title = "Demo"
+
+[[claim]]
+id = "demo.holds"
+statement = "two and two make four"
+measure = "sum"
+check = "exact"
+expected = 4
+args = { a = 2, b = 2 }
+
+[[claim]]
+id = "demo.known-wrong"
+statement = "two and two make five"
+measure = "sum"
+check = "exact"
+expected = 5
+args = { a = 2, b = 2 }
+refuted = "arithmetic"
+'''
+SUITE = '''
+from pathlib import Path
+import pytest
+from fixtures.catalog import catalog_for, claim_params
+
+CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), ["sum"])
+
+@pytest.mark.parametrize("claim", claim_params(CATALOG.claims))
+def test_sum(claim, recorder):
+    recorder.check(claim, claim.args["a"] + claim.args["b"])
+'''
+
+
+@pytest.fixture
+def demo(pytester, tmp_path, monkeypatch):
+    for var in ("LLM_HARNESS_PROFILE", "LLM_HARNESS_MODEL_SET", "LLM_HARNESS_RESULTS", "LLM_HARNESS_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    suite = pytester.mkpydir("suites")
+    (suite / "demo").mkdir()
+    (suite / "demo" / "catalog.toml").write_text(CATALOG)
+    (suite / "demo" / "test_demo.py").write_text(SUITE)
+    return pytester
+
+
+def results(pytester):
+    return json.loads((pytester.path / "results" / "claims.json").read_text())
+
+
+def test_verdicts_and_results(demo):
+    run = demo.runpytest_subprocess("suites")
+    run.assert_outcomes(passed=1, xfailed=1)
+    claims = results(demo)["claims"]
+    assert claims["demo.holds"]["verdict"] == "holds"
+    assert claims["demo.known-wrong"]["verdict"] == "refuted (known)"
+    assert claims["demo.known-wrong"]["measured"] == 4
+    assert claims["demo.holds"]["seed"] == 0 and claims["demo.holds"]["profile"] == "cpu"
+    report = (demo.path / "results" / "REPORT.md").read_text()
+    assert "two and two make five" in report and "arithmetic" in report
+
+
+def test_a_refuted_claim_that_starts_to_hold_fails(demo):
+    (demo.path / "suites" / "demo" / "catalog.toml").write_text(
+        CATALOG.replace('expected = 5', 'expected = 4'))
+    run = demo.runpytest_subprocess("suites")
+    run.assert_outcomes(passed=1, failed=1)
+    assert "XPASS(strict)" in run.stdout.str()
+
+
+def test_an_unknown_refutation_fails_with_both_values(demo):
+    (demo.path / "suites" / "demo" / "catalog.toml").write_text(
+        CATALOG.replace('refuted = "arithmetic"\n', ''))
+    run = demo.runpytest_subprocess("suites")
+    run.assert_outcomes(passed=1, failed=1)
+    run.stdout.fnmatch_lines(["*report's value:  5*", "*measured:        expected exactly 5, measured 4*"])
+
+
+def test_partial_run_keeps_other_claims(demo):
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
+    demo.runpytest_subprocess("suites", "-k", "demo.holds").assert_outcomes(passed=1, deselected=1)
+    assert set(results(demo)["claims"]) == {"demo.holds", "demo.known-wrong"}
+
+
+def test_interrupted_run_leaves_results_intact(demo):
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
+    before = (demo.path / "results" / "claims.json").read_bytes()
+    (demo.path / "suites" / "demo" / "test_stop.py").write_text(
+        "def test_zz_interrupt(recorder):\n    raise KeyboardInterrupt\n")
+    run = demo.runpytest_subprocess("suites")
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    assert "results not written" in run.stdout.str()
+    assert (demo.path / "results" / "claims.json").read_bytes() == before
+
+
+def test_unknown_profile_lists_the_valid_ones(demo):
+    run = demo.runpytest_subprocess("suites", "--profile", "gpu")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines(["*unknown profile 'gpu'; valid profiles: cpu, ci*"])
+
+
+def test_profile_from_environment(demo, monkeypatch):
+    monkeypatch.setenv("LLM_HARNESS_PROFILE", "ci")
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
+    assert results(demo)["claims"]["demo.holds"]["profile"] == "ci"
+
+
+def test_missing_data_directory(demo):
+    run = demo.runpytest_subprocess("suites", "--data-dir", "no/such/dir")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines(["*data directory*no/such/dir does not exist*"])
+
+
+def test_unwritable_results_directory(demo):
+    (demo.path / "a-file").write_text("not a directory")
+    run = demo.runpytest_subprocess("suites", "--results-dir", "a-file/results")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines(["*results directory*is not writable*"])
+
+
+def test_malformed_catalog_stops_before_running(demo):
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
+    before = (demo.path / "results" / "claims.json").read_bytes()
+    bad = CATALOG.replace('check = "exact"', 'check = "roughly"', 1)
+    (demo.path / "suites" / "demo" / "catalog.toml").write_text(bad)
+    run = demo.runpytest_subprocess("suites")
+    assert run.ret == pytest.ExitCode.INTERRUPTED  # collection error
+    run.stdout.fnmatch_lines(["*catalog error in *catalog.toml: claim 'demo.holds': field 'check': "
+                              "unknown check kind 'roughly'*"])
+    assert "Traceback" not in run.stdout.str()
+    assert (demo.path / "results" / "claims.json").read_bytes() == before
+
+
+def test_unreadable_results_file_is_kept_aside(demo):
+    (demo.path / "results").mkdir()
+    (demo.path / "results" / "claims.json").write_text("{ truncated")
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
+    kept = list((demo.path / "results").glob("claims.json.unreadable-*"))
+    assert kept and kept[0].read_text() == "{ truncated"
+
+
+def test_missing_model_package_skips_with_install_command(demo, monkeypatch, tmp_path):
+    registry = tmp_path / "models.toml"
+    registry.write_text(textwrap.dedent('''
+        [ghost]
+        display = "Ghost"
+        family = "none"
+        [ghost.packaged]
+        loader = "package_dir"
+        package = "no_such_package_xyz"
+        pip = "no-such-package-xyz"
+        path = "model"
+        name = "a model nobody packaged"
+    '''))
+    monkeypatch.setenv("LLM_HARNESS_MODELS", str(registry))
+    (demo.path / "suites" / "demo" / "test_ghost.py").write_text(
+        "def test_ghost(models):\n    models.tokenizer('ghost')\n")
+    run = demo.runpytest_subprocess("suites", "-rs", "-k", "ghost")
+    run.assert_outcomes(skipped=1, deselected=2)
+    run.stdout.fnmatch_lines(["*package 'no_such_package_xyz' is not installed; "
+                              "install it with: pip install no-such-package-xyz*"])
+
+
+def test_each_model_loads_once_per_session(demo):
+    for name in ("test_a.py", "test_b.py"):
+        (demo.path / "suites" / "demo" / name).write_text(
+            "import pytest\n"
+            "@pytest.mark.parametrize('text', ['I love AI', 'hello world'])\n"
+            "def test_uses_bert(models, text):\n"
+            "    assert models.tokenizer('bert').tokenize(text)\n")
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=5, xfailed=1)
+    run = results(demo)["runs"][results(demo)["latest_run"]]
+    loads = {(m["role"], m["kind"]): m["loads"] for m in run["model_loads"]}
+    assert loads == {("bert", "tokenizer"): 1}
