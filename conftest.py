@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures.models",
     "fixtures.data",
     "fixtures.tokenization",
+    "fixtures.attention",
 ]

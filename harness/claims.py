@@ -30,6 +30,7 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     "model": (str, list),
     "args": (dict,),
     "refuted": (str,),
+    "refuted_in": (list,),
     "table": (str,),
     "labels": (dict,),
     "note": (str,),
@@ -64,6 +65,7 @@ class Claim:
     models: tuple[str, ...] = ()
     args: Mapping[str, Any] = field(default_factory=dict)
     refuted: str | None = None  # known refutation: the reason the report is wrong
+    refuted_in: tuple[str, ...] = ()  # model sets the refutation applies to (empty: all)
     table: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
@@ -73,6 +75,12 @@ class Claim:
     @property
     def model(self) -> str | None:
         return self.models[0] if self.models else None
+
+    def known_refutation(self, model_set: str) -> str | None:
+        """The recorded reason the report is wrong, if it applies to this model set."""
+        if self.refuted and (not self.refuted_in or model_set in self.refuted_in):
+            return self.refuted
+        return None
 
     @property
     def report_value(self) -> str:
@@ -181,10 +189,19 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         raise CatalogError(path, cid, "labels", "label values must be strings")
     if raw.get("refuted") is not None and not raw["refuted"].strip():
         raise CatalogError(path, cid, "refuted", "a known refutation needs its reason")
+    if "refuted_in" in raw:
+        if "refuted" not in raw:
+            raise CatalogError(path, cid, "refuted_in", "needs a 'refuted' reason")
+        from harness.profiles import MODEL_SETS
+        bad = [m for m in raw["refuted_in"] if m not in MODEL_SETS]
+        if bad:
+            raise CatalogError(path, cid, "refuted_in", f"unknown model set(s) {bad}; known: "
+                                                        f"{', '.join(MODEL_SETS)}")
     return Claim(
         id=cid, experiment=defaults["experiment"], section=str(section), statement=raw["statement"],
         measure=measure, check=check, spec={k: raw[k] for k in check_fields if k in raw},
         models=claim_models, args=raw.get("args", {}), refuted=raw.get("refuted"),
+        refuted_in=tuple(raw.get("refuted_in", ())),
         table=raw.get("table"), labels=labels, note=raw.get("note"), source=raw.get("source"),
         path=str(path),
     )

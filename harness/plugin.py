@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.claims import CatalogError, load_catalog
+from harness.claims import CatalogError, Claim, load_catalog
 from harness.profiles import DEFAULT_MODEL_SET, DEFAULT_PROFILE, Profile, ProfileError, check_model_set, load_profile
 from harness.record import ClaimRefuted, Recorder
 from harness.report import ResultsError, check_writable, write_results
@@ -148,6 +148,19 @@ def pytest_runtest_call(item: pytest.Item):
     context(item.config).recorder.call_started = time.perf_counter()
     yield
     context(item.config).recorder.call_started = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A claim the catalog records as refuted (for this model set) runs as a strict xfail that
+    only a ClaimRefuted satisfies: an error elsewhere still fails, and a claim that starts to
+    hold fails loudly."""
+    model_set = context(config).model_set
+    for item in items:
+        claim = getattr(item, "callspec", None) and item.callspec.params.get("claim")
+        reason = claim.known_refutation(model_set) if isinstance(claim, Claim) else None
+        if reason:
+            item.add_marker(pytest.mark.xfail(raises=ClaimRefuted, strict=True,
+                                              reason=f"known refutation: {reason}"))
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:

@@ -101,16 +101,17 @@ class Recorder:
         """Decide a claim from a measurement, keep the record, raise ClaimRefuted if it fails."""
         measured = jsonable(measured)
         verdict = decide(claim.check, claim.spec, measured)
+        known = claim.known_refutation(self.model_set)
         if verdict.holds:
-            status = HOLDS_BUT_MARKED if claim.refuted else HOLDS
+            status = HOLDS_BUT_MARKED if known else HOLDS
         else:
-            status = REFUTED_KNOWN if claim.refuted else REFUTED
+            status = REFUTED_KNOWN if known else REFUTED
         duration = time.perf_counter() - self.call_started if self.call_started else None
         record = Record(
             id=claim.id, experiment=claim.experiment, section=claim.section,
             statement=claim.statement, report_value=claim.report_value, check=claim.check,
             spec=dict(claim.spec), measured=measured, verdict=status, detail=verdict.detail,
-            known_refutation=claim.refuted, model_role=getattr(model, "role", claim.model),
+            known_refutation=known, model_role=getattr(model, "role", claim.model),
             model=getattr(model, "name", None), model_package=getattr(model, "package", None),
             model_set=self.model_set, profile=self.profile, seed=self.seed, run_id=self.run_id,
             duration_s=None if duration is None else round(duration, 4),
@@ -126,8 +127,8 @@ class Recorder:
                        f"  measured:        {verdict.detail}")
             if record.model:
                 message += f"\n  model:           {record.model}"
-            if claim.refuted:
-                message += f"\n  known refutation: {claim.refuted}"
+            if known:
+                message += f"\n  known refutation: {known}"
             raise ClaimRefuted(message)
         return record
 

@@ -1,0 +1,213 @@
+"""Report section 4: attention, measured on the encoder's own attention probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from fixtures.attention import attend, layer_groups, self_attention  # noqa: E402
+from fixtures.catalog import catalog_for, claim_params  # noqa: E402
+
+MEASURES = ("formula_probabilities", "formula_outputs", "group_entropy", "group_neighbour_sep_share",
+            "word_target_heads", "group_distance", "positional_heads", "sink_heads", "cls_word_share")
+CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+DEFS = CATALOG.definitions
+EXPERIMENT = CATALOG.experiment
+FORMULA_SENTENCES = (DEFS["sentence"], "Attention is a learnable, dynamic routing mechanism.",
+                     "She went to the bank to deposit her paycheck.")
+
+
+def claims(*measures: str) -> list:
+    return claim_params(CATALOG.by_measure(*measures))
+
+
+def groups_of(stats) -> dict[str, list[int]]:
+    return layer_groups(stats.layers, DEFS["layer_groups"])
+
+
+# --- the formula ---------------------------------------------------------------------------
+
+def recompute_attention(model, tokenizer, sentence: str) -> tuple[float, float]:
+    """Max |difference| of softmax(QK^T/sqrt(d_k)) against the model's probabilities, and of
+    softmax(...)V against each self-attention block's output, over every layer and head."""
+    encoded = tokenizer(sentence, return_tensors="pt")
+    captured: dict[int, torch.Tensor] = {}
+    hooks = [layer.attention.self.register_forward_hook(
+        lambda module, args, output, i=i: captured.__setitem__(i, output[0]))
+        for i, layer in enumerate(model.encoder.layer)]
+    try:
+        with torch.no_grad():
+            output = model(**encoded, output_attentions=True, output_hidden_states=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    heads = model.config.num_attention_heads
+    worst_probs = worst_out = 0.0
+    for i, layer in enumerate(model.encoder.layer):
+        hidden = output.hidden_states[i][0]  # the layer's input
+        with torch.no_grad():
+            probs, context = self_attention(layer.attention.self, hidden, heads)
+        worst_probs = max(worst_probs, float((probs - output.attentions[i][0]).abs().max()))
+        worst_out = max(worst_out, float((context - captured[i].reshape(context.shape)).abs().max()))
+    return worst_probs, worst_out
+
+
+@pytest.fixture(scope="module")
+def formula_differences(models):
+    model, tokenizer = models.encoder("encoder")
+    results = [recompute_attention(model, tokenizer, s) for s in FORMULA_SENTENCES]
+    return max(r[0] for r in results), max(r[1] for r in results)
+
+
+@pytest.mark.parametrize("claim", claims("formula_probabilities", "formula_outputs"))
+def test_attention_formula(claim, formula_differences, models, recorder):
+    index = 0 if claim.measure == "formula_probabilities" else 1
+    model, _ = models.encoder(claim.model)
+    recorder.check(claim, formula_differences[index], model=models.source(claim.model),
+                   extra={"sentences": list(FORMULA_SENTENCES), "layers": model.config.num_hidden_layers,
+                          "heads": model.config.num_attention_heads, "dtype": "float32"})
+
+
+# --- corpus statistics ---------------------------------------------------------------------
+
+def group_means(stats, values: np.ndarray) -> dict[str, float]:
+    return {name: float(values[layers].mean()) for name, layers in groups_of(stats).items() if layers}
+
+
+@pytest.mark.parametrize("claim", claims("group_entropy"))
+def test_early_layers_are_diffuse(claim, corpus_attention_stats, models, recorder):
+    stats = corpus_attention_stats
+    means = group_means(stats, stats.entropy)
+    recorder.check(claim, {k: means[k] for k in claim.spec["order"]}, model=models.source(claim.model),
+                   extra={"per_layer": stats.entropy.mean(1), "sentences": stats.sentences,
+                          "uniform_entropy": stats.uniform_entropy, "groups": groups_of(stats)})
+
+
+@pytest.mark.parametrize("claim", claims("group_neighbour_sep_share"))
+def test_early_layers_attend_to_neighbours_and_sep(claim, corpus_attention_stats, models, recorder):
+    stats = corpus_attention_stats
+    recorder.check(claim, group_means(stats, stats.neighbour_sep_share)[claim.args["group"]],
+                   model=models.source(claim.model),
+                   extra={"per_layer": stats.neighbour_sep_share.mean(1), "sentences": stats.sentences})
+
+
+@pytest.mark.parametrize("claim", claims("group_distance"))
+def test_deep_layers_reach_further(claim, corpus_attention_stats, models, recorder):
+    stats = corpus_attention_stats
+    means = group_means(stats, stats.distance)
+    recorder.check(claim, {k: means[k] for k in claim.spec["order"]}, model=models.source(claim.model),
+                   extra={"per_layer": stats.distance.mean(1), "sentences": stats.sentences})
+
+
+@pytest.mark.parametrize("claim", claims("positional_heads"))
+def test_positional_heads_exist(claim, corpus_attention_stats, models, recorder):
+    stats = corpus_attention_stats
+    share = stats.previous_argmax if claim.args["direction"] == "previous" else stats.next_argmax
+    specialised = share >= DEFS["positional_share"]
+    recorder.check(claim, int(specialised.sum()), model=models.source(claim.model),
+                   extra={"heads_per_layer": specialised.sum(1), "best_share": float(share.max()),
+                          "sentences": stats.sentences})
+
+
+@pytest.mark.parametrize("claim", claims("sink_heads"))
+def test_sep_is_an_attention_sink(claim, corpus_attention_stats, models, recorder):
+    stats = corpus_attention_stats
+    threshold = DEFS["sink_share"]
+    shares = {"[SEP]": stats.sep_share, "[CLS]": stats.cls_share}
+    fraction = {token: float((value >= threshold).mean()) for token, value in shares.items()}
+    recorder.check(claim, fraction[claim.args["token"]], model=models.source(claim.model),
+                   extra={"sink_fraction_by_token": fraction, "sentences": stats.sentences,
+                          "mean_share_by_token": {t: float(v.mean()) for t, v in shares.items()}})
+
+
+@pytest.mark.parametrize("claim", claims("cls_word_share"))
+def test_cls_attends_to_the_sentence(claim, corpus_attention_stats, models, recorder):
+    stats = corpus_attention_stats
+    recorder.check(claim, float(stats.cls_word_share[-1].mean()), model=models.source(claim.model),
+                   extra={"per_layer": stats.cls_word_share.mean(1), "sentences": stats.sentences})
+
+
+# --- the report's sentence -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def report_sentence(models):
+    model, tokenizer = models.encoder("encoder")
+    return attend(model, tokenizer, DEFS["sentence"])
+
+
+def strongest_word_target(att, tokens: list[str], source: int) -> np.ndarray:
+    """Per (layer, head): the index of the strongest key of `source`, ignoring [CLS], [SEP] and
+    the source itself."""
+    masked = att[:, :, source, :].copy()
+    masked[..., [0, len(tokens) - 1, source]] = -1
+    return masked.argmax(-1)
+
+
+@pytest.mark.parametrize("claim", claims("word_target_heads"))
+def test_word_attends_to_word(claim, report_sentence, models, recorder):
+    tokens, att = report_sentence.tokens, report_sentence.attentions
+    source, target = tokens.index(claim.args["source"]), tokens.index(claim.args["target"])
+    layers = layer_groups(att.shape[0], DEFS["layer_groups"])[claim.args["group"]]
+    best = strongest_word_target(att, tokens, source)
+    heads = [(layer, int(h)) for layer in layers for h in np.flatnonzero(best[layer] == target)]
+    recorder.check(claim, len(heads), model=models.source(claim.model),
+                   extra={"heads": heads, "layers": layers, "tokens": tokens,
+                          "max_attention": float(att[layers][:, :, source, target].max())})
+
+
+def test_sat_attention_table(report_sentence, recorder):
+    """Where 'sat' puts its attention, per layer and head (the report's 'sat' -> 'cat')."""
+    tokens, att = report_sentence.tokens, report_sentence.attentions
+    source = tokens.index("sat")
+    assert np.allclose(att.sum(-1), 1.0, atol=1e-5)  # each query's distribution sums to 1
+    best = strongest_word_target(att, tokens, source)
+    rows = [{"layer": layer, **{f"head {h}": f"{tokens[best[layer, h]]} ({att[layer, h, source, best[layer, h]]:.2f})"
+                                for h in range(att.shape[1])}}
+            for layer in range(att.shape[0])]
+    recorder.add_table(EXPERIMENT, "Where 'sat' attends in 'The cat sat on the mat.'", rows,
+                       note="Strongest word target of 'sat' per layer and head ([CLS], [SEP] and 'sat' "
+                            "itself excluded), with its attention weight.")
+    full = [{"layer": layer, "head": h, **{f"{i}:{t}": float(att[layer, h, source, i])
+                                          for i, t in enumerate(tokens)}}
+            for layer in range(att.shape[0]) for h in range(att.shape[1])]
+    recorder.add_table(EXPERIMENT, "Attention of 'sat', every layer and head", full, in_report=False)
+
+
+def test_per_layer_table_and_plots(corpus_attention_stats, recorder):
+    stats = corpus_attention_stats
+    groups = {layer: name for name, layers in groups_of(stats).items() for layer in layers}
+    per_layer = {
+        "[SEP] share": stats.sep_share.mean(1), "[CLS] share": stats.cls_share.mean(1),
+        "entropy (nats)": stats.entropy.mean(1), "neighbours+[SEP] share": stats.neighbour_sep_share.mean(1),
+        "mean distance (tokens)": stats.distance.mean(1),
+        "previous-token heads": (stats.previous_argmax >= DEFS["positional_share"]).sum(1),
+        "next-token heads": (stats.next_argmax >= DEFS["positional_share"]).sum(1),
+    }
+    assert all(len(v) == stats.layers for v in per_layer.values())
+    assert np.all(stats.entropy >= 0) and np.all(stats.entropy <= stats.uniform_entropy + 1.0)
+    rows = [{"layer": layer, "group": groups.get(layer, ""), **{k: v[layer] for k, v in per_layer.items()}}
+            for layer in range(stats.layers)]
+    recorder.add_table(EXPERIMENT, f"Attention by layer ({stats.sentences} FLORES-200 English sentences)",
+                       rows, note="Means over word queries and sentences. Early/middle/deep map the "
+                                  "report's BERT-base layers 0-3/4-8/9-11 by depth.")
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    for ax, key in zip(axes, ["[SEP] share", "[CLS] share", "entropy (nats)", "mean distance (tokens)"]):
+        ax.plot(range(stats.layers), per_layer[key], marker="o")
+        ax.set_title(key)
+        ax.set_xlabel("layer")
+    fig.suptitle(f"Attention by layer, mean over {stats.sentences} sentences")
+    recorder.add_figure(EXPERIMENT, "Attention statistics by layer", "attention_by_layer", fig)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    image = ax.imshow(stats.sep_share, aspect="auto", cmap="magma", vmin=0, vmax=1)
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title("share of attention on [SEP], per head")
+    fig.colorbar(image, ax=ax)
+    recorder.add_figure(EXPERIMENT, "[SEP] share per layer and head", "attention_sep_share_heads", fig)
