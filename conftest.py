@@ -7,4 +7,6 @@ pytest_plugins = [
     "fixtures.data",
     "fixtures.tokenization",
     "fixtures.attention",
+    "fixtures.generation",
+    "fixtures.prompting",
 ]

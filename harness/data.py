@@ -73,3 +73,22 @@ def read_stsb(path: Path) -> list[StsPair]:
                                   f"got {len(fields)}")
         pairs.append(StsPair(fields[0], float(fields[4]), fields[5], fields[6]))
     return pairs
+
+
+@dataclass(frozen=True)
+class Sst2Example:
+    label: int  # 0 negative, 1 positive
+    text: str
+
+
+def read_sst2(path: Path) -> list[Sst2Example]:
+    """One example a line: `LABEL SENTENCE` (label 0 or 1, one space, lower-cased sentence)."""
+    if not path.is_file():
+        raise DataUnavailable(f"SST-2 file missing: {path}")
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        label, _, text = line.partition(" ")
+        if label not in ("0", "1") or not text:
+            raise DataUnavailable(f"{path}:{number}: expected 'LABEL SENTENCE' with label 0 or 1")
+        examples.append(Sst2Example(int(label), text))
+    return examples

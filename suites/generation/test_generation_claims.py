@@ -1,0 +1,162 @@
+"""Report section 5: temperature, top-k, top-p and autoregression on a real base LM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy import stats  # noqa: E402
+from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper  # noqa: E402
+
+from fixtures.catalog import catalog_for, claim_params  # noqa: E402
+from fixtures.generation import entropy  # noqa: E402
+
+MEASURES = ("temperature_scaling", "entropy_vs_temperature", "greedy_agreement", "strategy_metric",
+            "top_k_kept", "nucleus_adapts", "chain_rule", "cache_equivalence",
+            "compliance_bound", "compliance_gap")
+CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+TEMPERATURES = CATALOG.definitions["temperatures"]
+EXPERIMENT = CATALOG.experiment
+NO_IDS = torch.zeros((1, 1), dtype=torch.long)  # the warpers ignore input_ids
+
+
+def claims(*measures: str) -> list:
+    return claim_params(CATALOG.by_measure(*measures))
+
+
+def entropies(logits: torch.Tensor) -> np.ndarray:
+    """[contexts, temperatures] entropy (nats) after transformers' temperature warper."""
+    return torch.stack([entropy(TemperatureLogitsWarper(t)(NO_IDS, logits.clone())) for t in TEMPERATURES],
+                       dim=1).numpy()
+
+
+@pytest.mark.parametrize("claim", claims("temperature_scaling"))
+def test_temperature_scales_logits(claim, base_next_token_logits, models, recorder):
+    logits = base_next_token_logits
+    worst = max(float((TemperatureLogitsWarper(t)(NO_IDS, logits.clone()) - logits / t).abs().max())
+                for t in TEMPERATURES)
+    recorder.check(claim, worst, model=models.source(claim.model), extra={"contexts": len(logits)})
+
+
+@pytest.mark.parametrize("claim", claims("entropy_vs_temperature"))
+def test_entropy_rises_with_temperature(claim, base_next_token_logits, models, recorder):
+    h = entropies(base_next_token_logits)
+    rising = (np.diff(h, axis=1) >= -1e-9).all(axis=1) & (h[:, -1] > h[:, 0])
+    recorder.check(claim, float(rising.mean()), model=models.source(claim.model),
+                   extra={"contexts": len(h), "mean_entropy_by_T": dict(zip(map(str, TEMPERATURES), h.mean(0)))})
+
+
+@pytest.mark.parametrize("claim", claims("greedy_agreement"))
+def test_low_temperature_is_near_deterministic(claim, decoding_suite, models, recorder):
+    greedy = decoding_suite.runs["greedy"].continuations
+    runs = [r for name, r in decoding_suite.runs.items() if name.startswith(claim.args["strategy"])]
+    same = [a == g for r in runs for a, g in zip(r.continuations, greedy)]
+    agreed = [next((i for i, (x, y) in enumerate(zip(a, g)) if x != y), len(g))
+              for r in runs for a, g in zip(r.continuations, greedy)]
+    recorder.check(claim, sum(same) / len(same), model=models.source(claim.model),
+                   extra={"continuations": len(same), "seeds": [r.seed for r in runs],
+                          "new_tokens": decoding_suite.max_new_tokens,
+                          "mean_tokens_before_leaving_greedy": float(np.mean(agreed))})
+
+
+def metric(run, name: str) -> float:
+    return {"distinct-2": run.distinct(2), "perplexity": run.perplexity, "repetition": run.repetition}[name]
+
+
+@pytest.mark.parametrize("claim", claims("strategy_metric"))
+def test_decoding_strategy_metric(claim, decoding_suite, models, recorder):
+    values = {s: metric(decoding_suite.runs[s], claim.args["metric"]) for s in claim.args["strategies"]}
+    recorder.check(claim, values, model=models.source(claim.model),
+                   extra={"contexts": len(decoding_suite.contexts), "new_tokens": decoding_suite.max_new_tokens})
+
+
+@pytest.mark.parametrize("claim", claims("top_k_kept"))
+def test_top_k_keeps_k(claim, base_next_token_logits, models, recorder):
+    k = claim.args["k"]
+    kept = torch.isfinite(TopKLogitsWarper(top_k=k)(NO_IDS, base_next_token_logits.clone())).sum(-1)
+    recorder.check(claim, float((kept == k).float().mean()), model=models.source(claim.model),
+                   extra={"kept_min": int(kept.min()), "kept_max": int(kept.max())})
+
+
+def nucleus_sizes(logits: torch.Tensor, p: float) -> tuple[np.ndarray, np.ndarray]:
+    kept = torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, logits.clone())).sum(-1).numpy()
+    top = torch.softmax(logits.double(), -1).max(-1).values.numpy()
+    return kept, top
+
+
+@pytest.mark.parametrize("claim", claims("nucleus_adapts"))
+def test_top_p_adapts_to_confidence(claim, base_next_token_logits, models, recorder):
+    sizes, top = nucleus_sizes(base_next_token_logits, claim.args["p"])
+    rho = float(stats.spearmanr(top, sizes).statistic)
+    quantiles = np.percentile(sizes, [0, 10, 25, 50, 75, 90, 100])
+    recorder.add_table(EXPERIMENT, f"Nucleus size at p = {claim.args['p']} across contexts", [
+        {"percentile": q, "tokens in nucleus": int(v)} for q, v in zip([0, 10, 25, 50, 75, 90, 100], quantiles)],
+        note=f"{len(sizes)} FLORES-200 English contexts; Spearman(top probability, nucleus size) = {rho:.3f}.")
+    recorder.check(claim, rho, model=models.source(claim.model),
+                   extra={"contexts": len(sizes), "nucleus_size_quantiles": quantiles})
+
+
+@pytest.mark.parametrize("claim", claims("chain_rule"))
+def test_chain_rule_with_kv_cache(claim, base_lm, generation_contexts, models, recorder):
+    _, lm, tokenizer = base_lm
+    worst = 0.0
+    for text in generation_contexts[:6]:
+        ids = tokenizer(text, return_tensors="pt").input_ids
+        with torch.no_grad():
+            logp = torch.log_softmax(lm(ids).logits.double(), -1)
+            one_pass = float(logp[0, :-1].gather(-1, ids[0, 1:, None]).sum())
+            step, past = 0.0, None
+            for i in range(ids.shape[1] - 1):
+                out = lm(ids[:, i:i + 1], past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                step += float(torch.log_softmax(out.logits[0, -1].double(), -1)[ids[0, i + 1]])
+        worst = max(worst, abs(one_pass - step))
+    recorder.check(claim, worst, model=models.source(claim.model), extra={"sequences": 6})
+
+
+@pytest.mark.parametrize("claim", claims("cache_equivalence"))
+def test_cached_and_uncached_decoding_agree(claim, base_lm, generation_contexts, models, recorder):
+    _, lm, tokenizer = base_lm
+    batch = tokenizer(generation_contexts[:8], return_tensors="pt", padding=True)
+    outputs = {}
+    for cache in (True, False):
+        with torch.no_grad():
+            outputs[cache] = lm.generate(**batch, max_new_tokens=12, do_sample=False,
+                                         use_cache=cache, pad_token_id=tokenizer.pad_token_id)
+    same = (outputs[True] == outputs[False]).all(-1).float()
+    recorder.check(claim, float(same.mean()), model=models.source(claim.model), extra={"contexts": 8})
+
+
+def test_decoding_table_and_plots(decoding_suite, base_next_token_logits, recorder):
+    runs = decoding_suite.runs
+    rows = [{"method": name, "perplexity": r.perplexity, "repetition %": 100 * r.repetition,
+             "distinct-1": r.distinct(1), "distinct-2": r.distinct(2)}
+            for name, r in runs.items() if "seed" not in name]
+    assert all(row["perplexity"] > 1 for row in rows)
+    recorder.add_table(EXPERIMENT, "Decoding strategies (in the shape of Holtzman et al. 2020, Table 1)", rows,
+                       note=f"{len(decoding_suite.contexts)} FLORES-200 prefixes x {decoding_suite.max_new_tokens} "
+                            f"new tokens, Gemma-3-270M base; perplexity under the model itself; repetition = "
+                            f"continuations that repeat a 4-gram.")
+    recorder.add_table(EXPERIMENT, "Sample continuations", [
+        {"method": name, "context": decoding_suite.contexts[0], "continuation": r.texts[0]}
+        for name, r in runs.items() if "seed" not in name])
+    h = entropies(base_next_token_logits)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(TEMPERATURES, h.mean(0), marker="o", label="mean")
+    ax1.fill_between(TEMPERATURES, np.percentile(h, 10, 0), np.percentile(h, 90, 0), alpha=0.25, label="10-90%")
+    ax1.set_xlabel("temperature")
+    ax1.set_ylabel("next-token entropy (nats)")
+    ax1.set_title(f"Entropy vs T ({len(h)} contexts)")
+    ax1.legend()
+    sampled = {0.1: runs["T=0.1"], 0.7: runs["T=0.7"], 1.0: runs["pure sampling"], 1.2: runs["T=1.2"]}
+    ax2.plot(list(sampled), [r.distinct(2) for r in sampled.values()], marker="o")
+    ax2.set_xlabel("temperature")
+    ax2.set_ylabel("distinct-2")
+    ax2.set_title("Diversity vs T")
+    recorder.add_figure(EXPERIMENT, "Entropy and distinct-2 against temperature", "generation_temperature", fig)
