@@ -35,6 +35,7 @@ class HarnessContext:
     recorder: Recorder
     run_id: str
     versions: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
 
 
 def library_versions() -> dict[str, str]:
@@ -115,6 +116,8 @@ def pytest_configure(config: pytest.Config) -> None:
         profile=profile, model_set=model_set, data_dir=data_dir, data_dir_given=data_given,
         results_dir=results_dir, cache_dir=Path(cache_dir), write_results=write,
         recorder=recorder, run_id=run_id, versions=library_versions())
+    if worker is None:
+        config.pluginmanager.register(SuiteTimer(recorder), "harness-suite-timer")
     random.seed(seed)
     try:
         import numpy
@@ -163,6 +166,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                               reason=f"known refutation: {reason}"))
 
 
+class SuiteTimer:
+    """Time per experiment (suites/<experiment>/...), fixtures included, for the run-time table.
+    Registered on the controlling process only: with pytest-xdist it sees every worker's reports."""
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        parts = report.nodeid.split("/")
+        if len(parts) > 2 and parts[0] == "suites":
+            seconds = self.recorder.suite_seconds
+            seconds[parts[1]] = seconds.get(parts[1], 0.0) + report.duration
+
+
 def pytest_testnodedown(node: Any, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get("harness")
     if data:
@@ -189,6 +206,9 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
         "versions": ctx.versions, "data_dir": str(ctx.data_dir),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "session_seconds": round(time.time() - ctx.started, 1),
+        "suite_seconds": {k: round(v, 1) for k, v in ctx.recorder.suite_seconds.items()},
+        "targets": dict(ctx.profile.get("targets", {})),
         "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
                          "package": load.package, "loads": load.loads,
                          "load_s": round(load.load_s, 2)}

@@ -93,6 +93,7 @@ class Recorder:
         self.files: dict[str, bytes] = {}
         self.loads: dict[tuple[str, str], ModelLoad] = {}
         self.call_started: float | None = None
+        self.suite_seconds: dict[str, float] = {}  # experiment -> setup + call + teardown time
 
     # claims ----------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class Recorder:
             "artifacts": self.artifacts,
             "files": {k: base64.b64encode(v).decode("ascii") for k, v in self.files.items()},
             "loads": [asdict(load) for load in self.loads.values()],
+            "suite_seconds": self.suite_seconds,
         }
 
     def merge_dict(self, data: Mapping[str, Any]) -> None:
@@ -183,6 +185,8 @@ class Recorder:
             self.artifacts.setdefault(experiment, {}).update(items)
         for name, encoded in data.get("files", {}).items():
             self.files[name] = base64.b64decode(encoded)
+        for experiment, seconds in data.get("suite_seconds", {}).items():
+            self.suite_seconds[experiment] = self.suite_seconds.get(experiment, 0.0) + seconds
         for raw in data.get("loads", []):
             key = (raw["role"], raw["kind"])
             if key in self.loads:

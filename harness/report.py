@@ -221,11 +221,29 @@ def render_report(store: Mapping[str, Any], results_dir: Path,
             lines += ["### Statements not checkable from released artefacts", ""]
             lines += [f"- \"{n['statement']}\": {n['why']}" for n in catalog.not_checkable]
             lines.append("")
+    targets = run.get("targets", {})
     loads = run.get("model_loads", [])
     if loads:
+        frame = pd.DataFrame(loads)
+        if "model_load" in targets:
+            frame[f"under {targets['model_load']} s"] = frame.load_s < targets["model_load"]
         lines += ["## Model loads (latest run)", "",
                   "Each model is loaded once per pytest session, whatever the number of tests "
-                  "that use it.", "", _markdown(pd.DataFrame(loads)), ""]
+                  "that use it. Times are this machine's; GGUF models load from the converted cache "
+                  "(the one-off conversion is not counted once cached).", "", _markdown(frame), ""]
+    timing = [{"part": name, "seconds": secs, "target (s)": targets.get(name, ""),
+               "within target": "" if name not in targets else secs <= targets[name]}
+              for name, secs in sorted(run.get("suite_seconds", {}).items())]
+    if run.get("session_seconds") is not None:
+        timing.append({"part": "session", "seconds": run["session_seconds"],
+                       "target (s)": targets.get("session", ""),
+                       "within target": "" if "session" not in targets else
+                       run["session_seconds"] <= targets["session"]})
+    if timing:
+        lines += ["## Run time (latest run)", "",
+                  f"Wall time per experiment (fixtures included) on profile `{run.get('profile')}`. "
+                  "Targets come from the profile and are reported, never asserted.", "",
+                  _markdown(pd.DataFrame(timing)), ""]
     return "\n".join(lines)
 
 

@@ -113,8 +113,8 @@ def test_chain_rule_with_kv_cache(claim, base_lm, generation_contexts, models, r
             one_pass = float(logp[0, :-1].gather(-1, ids[0, 1:, None]).sum())
             step, past = 0.0, None
             for i in range(ids.shape[1] - 1):
-                out = lm(ids[:, i:i + 1], past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = lm(ids[:, i:i + 1], cache=past, use_cache=True)
+                past = out.cache
                 step += float(torch.log_softmax(out.logits[0, -1].double(), -1)[ids[0, i + 1]])
         worst = max(worst, abs(one_pass - step))
     recorder.check(claim, worst, model=models.source(claim.model), extra={"sequences": 6})
