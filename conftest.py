@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.attention",
     "fixtures.generation",
     "fixtures.prompting",
+    "fixtures.finetune",
 ]

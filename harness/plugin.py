@@ -66,6 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-results", action="store_true",
                     help="measure and decide, but write nothing to the results directory")
     group.addoption("--seed", type=int, default=None, help="override the profile's seed")
+    group.addoption("--retrain", action="store_true",
+                    help="fine-tune again even when a cached result for the same config and data exists")
     parser.addini("harness_catalogs", "glob of claims catalogs, relative to the rootdir",
                   default="suites/*/catalog.toml")
 
