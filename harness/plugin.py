@@ -138,7 +138,11 @@ def context(config: pytest.Config) -> HarnessContext:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     ctx = context(config)
-    return [f"harness: profile={ctx.profile.name} model-set={ctx.model_set} seed={ctx.recorder.seed} "
+    notes = []
+    if getattr(config.option, "numprocesses", None):
+        notes.append("harness: pytest-xdist run: benchmarks are kept out (pytest-benchmark disables "
+                     "them under xdist); run `pytest suites -m benchmark` without -n to time")
+    return notes + [f"harness: profile={ctx.profile.name} model-set={ctx.model_set} seed={ctx.recorder.seed} "
             f"run={ctx.run_id}",
             f"harness: data={ctx.data_dir} results={ctx.results_dir if ctx.write_results else 'off'} "
             f"cache={ctx.cache_dir}"]
@@ -201,7 +205,12 @@ def load_catalogs(config: pytest.Config) -> dict[str, Any]:
 
 def run_info(ctx: HarnessContext) -> dict[str, Any]:
     import torch
+
+    from harness.machine import copy_bandwidth_gbs, matmul_gflops
     return {
+        "machine": {"matmul_gflops_fp32": round(matmul_gflops(), 1),
+                    "copy_bandwidth_gbs": round(copy_bandwidth_gbs(), 1),
+                    "memory_bytes": _memory_bytes()},
         "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
         "seed": ctx.recorder.seed, "device": ctx.profile.device, "dtype": ctx.profile.dtype,
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
@@ -249,3 +258,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = outcome.get_result()
     if call.excinfo is not None and call.excinfo.errisinstance(ClaimRefuted) and report.failed:
         report.longrepr = str(call.excinfo.value)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    """pytest-benchmark's machine info, extended with what decides these models' speed."""
+    import torch
+
+    ctx = context(config)
+    machine_info.update({
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "memory_bytes": _memory_bytes(), "harness_profile": ctx.profile.name,
+        "harness_model_set": ctx.model_set})
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
+    output_json["harness_run_id"] = context(config).run_id  # lets `python -m harness compare` pair runs
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -221,6 +221,13 @@ def render_report(store: Mapping[str, Any], results_dir: Path,
             lines += ["### Statements not checkable from released artefacts", ""]
             lines += [f"- \"{n['statement']}\": {n['why']}" for n in catalog.not_checkable]
             lines.append("")
+    machine = run.get("machine")
+    if machine:
+        lines += ["## This machine's limits (latest run)", "",
+                  f"fp32 matrix multiply: {machine['matmul_gflops_fp32']} GFLOP/s; memory copy: "
+                  f"{machine['copy_bandwidth_gbs']} GB/s; torch threads: {run.get('torch_threads')}. "
+                  "The benchmarks (`pytest suites -m benchmark`) state model throughput as a share of "
+                  "these (`share_of_matmul`, `share_of_bandwidth_bound` in their extra_info).", ""]
     targets = run.get("targets", {})
     loads = run.get("model_loads", [])
     if loads:
