@@ -81,8 +81,13 @@ def _choose(config: pytest.Config, option: str, env: str, default: Any) -> tuple
     return default, False
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     from harness.models import default_cache_dir
+
+    markexpr = getattr(config.option, "markexpr", "") or ""
+    if "benchmark" in markexpr and "not benchmark" not in markexpr and hasattr(config.option, "benchmark_autosave"):
+        config.option.benchmark_autosave = True  # every benchmark run is kept for comparisons
 
     root = Path(config.rootpath)
     profile_name, _ = _choose(config, "profile", "LLM_HARNESS_PROFILE", DEFAULT_PROFILE)
@@ -163,8 +168,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """A claim the catalog records as refuted (for this model set) runs as a strict xfail that
     only a ClaimRefuted satisfies: an error elsewhere still fails, and a claim that starts to
     hold fails loudly."""
-    model_set = context(config).model_set
+    ctx = context(config)
+    model_set = ctx.model_set
+    missing_device = _missing_device(ctx.profile)
     for item in items:
+        if missing_device and item.nodeid.startswith("suites/"):
+            item.add_marker(pytest.mark.skip(reason=missing_device))
         claim = getattr(item, "callspec", None) and item.callspec.params.get("claim")
         reason = claim.known_refutation(model_set) if isinstance(claim, Claim) else None
         if reason:
@@ -184,6 +193,17 @@ class SuiteTimer:
         if len(parts) > 2 and parts[0] == "suites":
             seconds = self.recorder.suite_seconds
             seconds[parts[1]] = seconds.get(parts[1], 0.0) + report.duration
+
+
+def _missing_device(profile: Profile) -> str | None:
+    """Why the profile's hardware is absent here, or None when it is present."""
+    if profile.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return (f"profile '{profile.name}' needs a CUDA GPU and torch sees none "
+                    f"(torch {torch.__version__}, CUDA build: {torch.version.cuda is not None})")
+    return None
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:

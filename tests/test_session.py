@@ -106,6 +106,42 @@ def test_interrupted_run_leaves_results_intact(demo):
     assert (demo.path / "results" / "claims.json").read_bytes() == before
 
 
+def test_sigint_during_a_suite_leaves_results_intact(demo):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
+    before = (demo.path / "results" / "claims.json").read_bytes()
+    marker = demo.path / "started"
+    (demo.path / "suites" / "demo" / "test_slow.py").write_text(
+        "import time, pathlib\n"
+        "def test_zz_slow(recorder):\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('x')\n"
+        "    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider"], cwd=demo.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out[-2000:]
+    assert "results not written" in out
+    assert (demo.path / "results" / "claims.json").read_bytes() == before
+
+
+def test_cuda_profile_without_a_gpu_skips_with_the_reason(demo):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    run = demo.runpytest_subprocess("suites", "--profile", "cuda", "-rs")
+    run.assert_outcomes(skipped=2)
+    run.stdout.fnmatch_lines(["*profile 'cuda' needs a CUDA GPU and torch sees none*"])
+
+
 def test_unknown_profile_lists_the_valid_ones(demo):
     run = demo.runpytest_subprocess("suites", "--profile", "gpu")
     assert run.ret == pytest.ExitCode.USAGE_ERROR

@@ -271,14 +271,14 @@ def test_fine_tuning_specialises_more(claim, prompting_vs_finetuning, recorder):
                    extra={"rows": rows, "examples": n})
 
 
-def test_lora_tables_and_plots(finetuned, prompting_vs_finetuning, harness, recorder):
+def test_lora_tables_and_plots(finetuned, prompting_vs_finetuning, harness, models, recorder):
     lora, full = finetuned["lora"], finetuned["full"]
     assert lora.losses and full.losses and lora.evaluated == full.evaluated == 872
     rows = []
     for name, result in (("Full fine-tune", full), ("LoRA (r = 8, query+value)", lora)):
         low, high = wilson(result.correct, result.evaluated)
         rows.append({
-            "method": name, "backbone": result.config.backbone, "train examples x epochs":
+            "method": name, "backbone": models.source(result.config.backbone).name, "train examples x epochs":
                 f"{result.config.train_examples or 6920} x {result.config.epochs}",
             "dev accuracy": result.accuracy, "95% CI": f"{low:.3f}-{high:.3f}",
             "report (DistilBERT, 3 epochs)": DEFS["report_accuracy"]["full" if result is full else "lora"],
@@ -289,8 +289,7 @@ def test_lora_tables_and_plots(finetuned, prompting_vs_finetuning, harness, reco
             "train wall (s)": result.wall_s, "examples/s": result.examples_per_second,
             "cached": result.cached})
     recorder.add_table(EXPERIMENT, "LoRA against full fine-tuning (same backbone, SST-2 dev)", rows,
-                       note=f"Backbone: {harness.recorder.model_set} set's encoder "
-                            "(all-MiniLM-L6-v2's BertModel offline). Memory is RSS growth during training on "
+                       note="Same pretrained backbone, data and evaluation for both. Memory is RSS growth during training on "
                             "CPU. A cached row reuses the training run recorded under the cache key "
                             "(config + data hash); --retrain trains again.")
     table, n = prompting_vs_finetuning
