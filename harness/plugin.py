@@ -242,7 +242,8 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "targets": dict(ctx.profile.get("targets", {})),
         "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
                          "package": load.package, "loads": load.loads,
-                         "load_s": round(load.load_s, 2)}
+                         "load_s": round(load.load_s, 2),
+                         "conversion_s (one-off)": round(load.prepare_s, 1)}
                         for load in ctx.recorder.loads.values()],
     }
 

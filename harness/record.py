@@ -68,6 +68,7 @@ class ModelLoad:
     package: str | None
     loads: int
     load_s: float
+    prepare_s: float = 0.0  # one-off conversion into the cache, when this run did it
 
 
 def jsonable(value: Any) -> Any:
@@ -156,13 +157,15 @@ class Recorder:
         plt.close(figure)
         self.add_file(experiment, title, f"plots/{name}.png", buffer.getvalue())
 
-    def note_load(self, role: str, kind: str, model: str, package: str | None, seconds: float) -> None:
+    def note_load(self, role: str, kind: str, model: str, package: str | None, seconds: float,
+                  prepare_s: float = 0.0) -> None:
         key = (role, kind)
         if key in self.loads:
             self.loads[key].loads += 1
             self.loads[key].load_s += seconds
+            self.loads[key].prepare_s += prepare_s
         else:
-            self.loads[key] = ModelLoad(role, kind, model, package, 1, seconds)
+            self.loads[key] = ModelLoad(role, kind, model, package, 1, seconds, prepare_s)
 
     # transport (pytest-xdist workers -> controller) -------------------------------------
 
@@ -192,6 +195,7 @@ class Recorder:
             if key in self.loads:
                 self.loads[key].loads += raw["loads"]
                 self.loads[key].load_s += raw["load_s"]
+                self.loads[key].prepare_s += raw.get("prepare_s", 0.0)
             else:
                 self.loads[key] = ModelLoad(**raw)
 

@@ -236,8 +236,8 @@ def render_report(store: Mapping[str, Any], results_dir: Path,
             frame[f"under {targets['model_load']} s"] = frame.load_s < targets["model_load"]
         lines += ["## Model loads (latest run)", "",
                   "Each model is loaded once per pytest session, whatever the number of tests "
-                  "that use it. Times are this machine's; GGUF models load from the converted cache "
-                  "(the one-off conversion is not counted once cached).", "", _markdown(frame), ""]
+                  "that use it. Times are this machine's; GGUF models load from the converted cache, and the "
+                  "one-off conversion (first run on a machine) is timed apart.", "", _markdown(frame), ""]
     timing = [{"part": name, "seconds": secs, "target (s)": targets.get(name, ""),
                "within target": "" if name not in targets else secs <= targets[name]}
               for name, secs in sorted(run.get("suite_seconds", {}).items())]

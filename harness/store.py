@@ -29,17 +29,26 @@ class ModelStore:
         if key in self._failed:
             raise self._failed[key]
         if key not in self._loaded:
-            start = time.perf_counter()
             try:
                 source = self.source(role)
+                prepare_s = self._prepare(source)
+                start = time.perf_counter()
                 self._loaded[key] = load(source)
             except ModelUnavailable as exc:
                 self._failed[key] = exc  # remembered, so a missing model costs one probe
                 raise
             seconds = time.perf_counter() - start
             self.load_counts[key] = self.load_counts.get(key, 0) + 1
-            self.recorder.note_load(role, kind, source.name, source.package, seconds)
+            self.recorder.note_load(role, kind, source.name, source.package, seconds, prepare_s)
         return self._loaded[key]
+
+    def _prepare(self, source: ModelSource) -> float:
+        """One-off work before a load (GGUF conversion into the cache), timed apart from the load."""
+        if source.model_set != "packaged" or source.spec.get("loader") != "gguf":
+            return 0.0
+        start = time.perf_counter()
+        models.prepare_gguf(source, self.cache_dir)
+        return time.perf_counter() - start
 
     def tokenizer(self, role: str) -> Any:
         return self._get(role, "tokenizer", lambda s: models.load_tokenizer(s, self.cache_dir))

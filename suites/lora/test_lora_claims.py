@@ -289,8 +289,8 @@ def test_lora_tables_and_plots(finetuned, prompting_vs_finetuning, harness, mode
             "train wall (s)": result.wall_s, "examples/s": result.examples_per_second,
             "cached": result.cached})
     recorder.add_table(EXPERIMENT, "LoRA against full fine-tuning (same backbone, SST-2 dev)", rows,
-                       note="Same pretrained backbone, data and evaluation for both. Memory is RSS growth during training on "
-                            "CPU. A cached row reuses the training run recorded under the cache key "
+                       note="Same pretrained backbone, data and evaluation for both. Memory is RSS growth "
+                            "during training on CPU. A cached row reuses the training run recorded under the cache key "
                             "(config + data hash); --retrain trains again.")
     table, n = prompting_vs_finetuning
     recorder.add_table(EXPERIMENT, "Prompting vs fine-tuning, measured on the same task", [
