@@ -103,7 +103,7 @@ def hub_reachable() -> bool:
     return _hub_reachable
 
 
-def _hub_kwargs(model_id: str) -> dict[str, Any]:
+def _hub_kwargs() -> dict[str, Any]:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     if offline or not hub_reachable():
         return {"local_files_only": True}
@@ -111,7 +111,7 @@ def _hub_kwargs(model_id: str) -> dict[str, Any]:
 
 
 def _from_hub(loader, model_id: str, **kwargs):
-    hub = _hub_kwargs(model_id)
+    hub = _hub_kwargs()
     try:
         return loader(model_id, **hub, **kwargs)
     except (OSError, ValueError) as exc:

@@ -2,7 +2,9 @@
 reached gives a skip within seconds, not a hang."""
 
 import json
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -42,10 +44,8 @@ def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
 
     def fake_convert(cmd, check, cwd):
         calls.append(cmd)
-        out = cmd[-1]
-        import shutil
-        shutil.rmtree(out, ignore_errors=True)
-        make_cache(type(target)(out), {"model.safetensors": b"y" * 10})
+        shutil.rmtree(cmd[-1], ignore_errors=True)
+        make_cache(Path(cmd[-1]), {"model.safetensors": b"y" * 10})
 
     monkeypatch.setattr(models.subprocess, "run", fake_convert)
     monkeypatch.setattr(models, "_gguf_file", lambda s, c: tmp_path / "model.gguf")

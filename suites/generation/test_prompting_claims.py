@@ -3,17 +3,14 @@ decided from 95% Wilson intervals."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from scipy.stats import binomtest
 
-from fixtures.catalog import catalog_for, claim_params
+# one catalog for section 5, loaded and validated once, by the generation module
+from test_generation_claims import CATALOG
 
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"),
-                      ["compliance_bound", "compliance_gap"] + [
-                          "temperature_scaling", "entropy_vs_temperature", "greedy_agreement",
-                          "strategy_metric", "top_k_kept", "nucleus_adapts", "chain_rule", "cache_equivalence"])
+from fixtures.catalog import claim_params
+
 EXPERIMENT = CATALOG.experiment
 
 
