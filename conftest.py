@@ -2,6 +2,8 @@
 
 pytest_plugins = [
     "harness.plugin",
+    "harness.summary",
+    "harness.data_guard",
     "fixtures.session",
     "fixtures.models",
     "fixtures.data",
