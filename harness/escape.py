@@ -28,10 +28,12 @@ def one_line(text: object) -> str:
 def md_text(text: object) -> str:
     """Inline Markdown text on one line: raw HTML shown as text, no links or images, no cell
     breaks. Emphasis characters are left alone (they cannot change the document's structure)."""
+    return _inline(text).replace("](", "]\\(").replace("![", "!\\[").replace("][", "]\\[")
+
+
+def _inline(text: object) -> str:
     out = html.escape(one_line(text), quote=False)  # & < > : no raw HTML, no autolinks, no comments
-    out = out.replace("\\", "\\\\").replace("|", "\\|")
-    out = out.replace("](", "]\\(").replace("![", "!\\[").replace("][", "]\\[")  # no links/images
-    return out
+    return out.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def md_line(text: object) -> str:
@@ -62,4 +64,4 @@ def md_url(path: str) -> str:
 
 def md_link_text(text: object) -> str:
     """The text of a link or image: as md_text, with its brackets escaped."""
-    return md_text(text).replace("[", "\\[").replace("]", "\\]")
+    return _inline(text).replace("[", "\\[").replace("]", "\\]")
