@@ -243,6 +243,9 @@ def _close(a: float, b: float) -> bool:
 
 
 def _check_approx(claim: Mapping[str, Any], where: str) -> str | None:
+    have_low, have_high, field = _claim_interval(claim)
+    if have_low == have_high:
+        return None  # an exact reading ("every character becomes 3") is never looser than the policy's
     written = claim.get("as_written")
     if not isinstance(written, str) or not written.strip():
         return (f"{where}: field 'as_written': an approximate figure needs the report's figure as written "
@@ -251,7 +254,6 @@ def _check_approx(claim: Mapping[str, Any], where: str) -> str | None:
         low, high = approx_bounds(float(claim["expected"]), written)
     except PolicyError as exc:
         return f"{where}: field 'as_written': {exc}"
-    have_low, have_high, field = _claim_interval(claim)
     if _close(have_low, low) and _close(have_high, high):
         return None
     return (f"{where}: field '{field}': allows [{have_low:.6g}, {have_high:.6g}] but the policy reads "

@@ -70,6 +70,7 @@ def test_read_expression_rejects_a_backward_range_and_no_figure():
     ("many", {"min": 0.25}, {"max": 0.75}),
     ("near-deterministic", {"min": 0.9}, {"max": pytest.approx(0.1)}),
     ("every", {"min": 1.0}, {"max": 0.0}),
+    ("may", {"above": 0.0}, {"below": 1.0}),
     ("slightly", {"min": 1.1, "below": 1.5}, {"max": 1 / 1.1, "above": 1 / 1.5}),
 ])
 def test_word_rules(word, up, down):
@@ -136,6 +137,7 @@ def _claim(**fields):
     _claim(check="approx", expected=0.8203, tolerance=0.02, source="MTEB",
            tolerance_source="spread of all-MiniLM-L6-v2's STS-B Spearman across library versions (cited)"),
     _claim(check="exact", expected=3),
+    _claim(check="approx", expected=3, tolerance=0),  # exact is never looser than the policy
     _claim(check="ordering", order=["a", "b"]),
     _claim(check="ratio", expected=0.02),  # an exact ratio
 ])
