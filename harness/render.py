@@ -21,7 +21,6 @@ REFUTED = "refuted"
 HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
 NOT_MEASURED = "not measured"
 VERDICT_ORDER = (HOLDS, REFUTED_KNOWN, REFUTED, HOLDS_BUT_MARKED)
-NOT_HOLDING = (REFUTED, HOLDS_BUT_MARKED)  # what a reader must look at: new refutations, stale marks
 
 
 def format_value(value: Any, limit: int = 40) -> str:

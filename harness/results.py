@@ -142,6 +142,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def record_dict(record: Any) -> dict[str, Any]:
+    """A claim record (a dataclass or a mapping) as plain JSON-ready data."""
+    return _plain(_as_dict(record))
+
+
 def run_record(recorder: Any, run_info: Mapping[str, Any]) -> dict[str, Any]:
     """What one run writes about itself: run info, every claim record, tables' metadata, artefacts."""
     info = {"run_id": recorder.run_id, "profile": recorder.profile, "model_set": recorder.model_set,
@@ -151,7 +156,7 @@ def run_record(recorder: Any, run_info: Mapping[str, Any]) -> dict[str, Any]:
                                            "note": t.note, "in_report": t.in_report}
               for t in recorder.tables.values()}
     return {"schema": SCHEMA, "run": info,
-            "claims": {r["id"]: r for r in (_plain(_as_dict(x)) for x in recorder.records.values())},
+            "claims": {r["id"]: r for r in map(record_dict, recorder.records.values())},
             "tables": tables, "artifacts": _plain(dict(recorder.artifacts))}
 
 
