@@ -1,24 +1,47 @@
 """Check kinds: how a measured value is compared with the report's value.
 
-Each check kind declares the catalog fields it needs (with their types) and a function
-that turns (claim fields, measured value) into a Verdict. The catalog loader uses the
-field declarations to validate entries before anything runs.
+One object per kind holds everything the kind means: the catalog fields it takes (validated when
+a catalog loads), the interval it accepts (`bounds`, shared with run comparison), how it decides
+a measurement, and how it describes the report's value. A new kind is one class here plus its
+entry in CHECKS (and a self-test in tests/test_checks.py).
 """
 
 from __future__ import annotations
 
+import enum
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Number = (int, float)
+
+class Verdict(enum.StrEnum):
+    """A claim's verdict; the values are the strings written to claims.json and REPORT.md."""
+
+    HOLDS = "holds"
+    REFUTED = "refuted"
+    REFUTED_KNOWN = "refuted (known)"
+    HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
+
+    @classmethod
+    def of(cls, holds: bool, known_refutation: str | None) -> Verdict:
+        if holds:
+            return cls.HOLDS_BUT_MARKED if known_refutation else cls.HOLDS
+        return cls.REFUTED_KNOWN if known_refutation else cls.REFUTED
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Decision:
     holds: bool
     detail: str  # what was compared, in words, for failure messages and the report
+
+
+class SpecError(ValueError):
+    """A claim's check fields that cannot be used; `field` names the offending field."""
+
+    def __init__(self, field: str, problem: str):
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -30,200 +53,289 @@ class Field:
     choices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class CheckKind:
-    name: str
-    fields: tuple[Field, ...]
-    decide: Callable[[Mapping[str, Any], Any], Verdict]
-    describe: Callable[[Mapping[str, Any]], str]  # the report's value as a short string
-    needs_one_of: tuple[str, ...] = ()  # at least one of these fields must be present
-
-
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A measured or expected value as short text (4 significant digits for floats)."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_fmt(v) if not isinstance(v, str) else repr(v) for v in value) + "]"
+        return "[" + ", ".join(fmt(v) if not isinstance(v, str) else repr(v) for v in value) + "]"
     return str(value)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, Number) and not isinstance(value, bool)
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _require_number(value: Any, what: str) -> float:
-    if not _is_number(value) or math.isnan(value):
+    if not is_number(value) or math.isnan(value):
         raise TypeError(f"{what} must be a number, got {value!r}")
     return float(value)
 
 
-# exact ---------------------------------------------------------------------------------
-
-def _exact(spec: Mapping[str, Any], measured: Any) -> Verdict:
-    expected = spec["expected"]
-    if isinstance(expected, list):
-        measured = list(measured)
-    holds = measured == expected
-    return Verdict(holds, f"expected exactly {_fmt(expected)}, measured {_fmt(measured)}")
+def _type_names(types: Sequence[type]) -> str:
+    names = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "table"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
 
 
-# approx --------------------------------------------------------------------------------
+class CheckKind:
+    """Base of every check kind. Subclasses set `name`, `fields` and implement decide/describe."""
 
-def _approx_bounds(spec: Mapping[str, Any]) -> tuple[float, float]:
-    expected = float(spec["expected"])
+    name: str = ""
+    fields: tuple[Field, ...] = ()
+    needs_one_of: tuple[str, ...] = ()  # at least one of these fields must be present
+
+    def validate(self, spec: Mapping[str, Any]) -> None:
+        """Raise SpecError for the first unusable field of `spec` (this kind's fields only)."""
+        known = {f.name: f for f in self.fields}
+        for name, value in spec.items():
+            spec_field = known[name]
+            ok = isinstance(value, spec_field.types) and not (isinstance(value, bool) and bool not in spec_field.types)
+            if not ok:
+                raise SpecError(name, f"must be a {_type_names(spec_field.types)}, got "
+                                      f"{type(value).__name__} {value!r}")
+            for item in (value if isinstance(value, list) else [value]):
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise SpecError(name, f"must be a finite number, got {item!r}")
+            if spec_field.non_negative and value < 0:
+                raise SpecError(name, f"must be zero or positive, got {value!r}")
+            if spec_field.choices and value not in spec_field.choices:
+                raise SpecError(name, f"must be one of {', '.join(spec_field.choices)}, got {value!r}")
+        for spec_field in self.fields:
+            if spec_field.required and spec_field.name not in spec:
+                raise SpecError(spec_field.name, f"missing; a '{self.name}' check needs it")
+        if self.needs_one_of and not any(n in spec for n in self.needs_one_of):
+            raise SpecError("/".join(self.needs_one_of), f"a '{self.name}' check needs at least one of these fields")
+
+    def bounds(self, spec: Mapping[str, Any]) -> tuple[float, float] | None:
+        """The closed interval of values the claim accepts, or None when it is not an interval."""
+        return None
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        raise NotImplementedError
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        """The report's value as a short string."""
+        raise NotImplementedError
+
+
+class Exact(CheckKind):
+    name = "exact"
+    fields = (Field("expected", (str, int, float, bool, list)),)
+
+    def bounds(self, spec: Mapping[str, Any]) -> tuple[float, float] | None:
+        expected = spec["expected"]
+        return (float(expected), float(expected)) if is_number(expected) else None
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        expected = spec["expected"]
+        if is_number(expected) != is_number(measured) and isinstance(measured, (str, int, float)):
+            raise TypeError(f"the report's value {expected!r} and the measured {measured!r} are not the same kind "
+                            f"of value (number / text)")
+        if isinstance(expected, list):
+            measured = list(measured)
+        return Decision(measured == expected, f"expected exactly {fmt(expected)}, measured {fmt(measured)}")
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        return fmt(spec["expected"])
+
+
+def _tolerance_of(spec: Mapping[str, Any]) -> float:
     if "tolerance" in spec:
-        tol = float(spec["tolerance"])
-    else:
-        tol = abs(expected) * float(spec["rel_tolerance"])
-    return expected - tol, expected + tol
+        return float(spec["tolerance"])
+    return abs(float(spec["expected"])) * float(spec["rel_tolerance"])
 
 
-def _approx(spec: Mapping[str, Any], measured: Any) -> Verdict:
-    value = _require_number(measured, "measured value")
-    low, high = _approx_bounds(spec)
-    holds = low <= value <= high
-    return Verdict(holds, f"expected {_describe_approx(spec)} (i.e. {low:.4g}..{high:.4g}), "
-                          f"measured {value:.4g}")
-
-
-def _describe_approx(spec: Mapping[str, Any]) -> str:
+def _describe_tolerance(spec: Mapping[str, Any]) -> str:
     if "tolerance" in spec:
-        return f"{_fmt(spec['expected'])} ± {_fmt(spec['tolerance'])}"
-    return f"{_fmt(spec['expected'])} ± {float(spec['rel_tolerance']) * 100:g}%"
+        return f"{fmt(spec['expected'])} ± {fmt(spec['tolerance'])}"
+    return f"{fmt(spec['expected'])} ± {float(spec['rel_tolerance']) * 100:g}%"
 
 
-# range ---------------------------------------------------------------------------------
+class Approx(CheckKind):
+    name = "approx"
+    fields = (Field("expected", (int, float)),
+              Field("tolerance", (int, float), required=False, non_negative=True),
+              Field("rel_tolerance", (int, float), required=False, non_negative=True))
+    needs_one_of = ("tolerance", "rel_tolerance")
+
+    def validate(self, spec: Mapping[str, Any]) -> None:
+        super().validate(spec)
+        if "tolerance" in spec and "rel_tolerance" in spec:
+            raise SpecError("tolerance", "give either tolerance or rel_tolerance, not both")
+
+    def bounds(self, spec: Mapping[str, Any]) -> tuple[float, float]:
+        expected, tol = float(spec["expected"]), _tolerance_of(spec)
+        return expected - tol, expected + tol
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        value = _require_number(measured, "measured value")
+        low, high = self.bounds(spec)
+        return Decision(low <= value <= high, f"expected {self.describe(spec)} (i.e. {low:.4g}..{high:.4g}), "
+                                              f"measured {value:.4g}")
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        return _describe_tolerance(spec)
+
+
+RANGE_KEYS = (("min", ">="), ("above", ">"), ("max", "<="), ("below", "<"))
+
 
 def _in_range(spec: Mapping[str, Any], value: float) -> bool:
-    if "min" in spec and not value >= spec["min"]:
-        return False
-    if "max" in spec and not value <= spec["max"]:
-        return False
-    if "above" in spec and not value > spec["above"]:
-        return False
-    if "below" in spec and not value < spec["below"]:
-        return False
-    return True
+    return not (("min" in spec and not value >= spec["min"]) or ("max" in spec and not value <= spec["max"])
+                or ("above" in spec and not value > spec["above"]) or ("below" in spec and not value < spec["below"]))
 
 
 def _describe_range(spec: Mapping[str, Any]) -> str:
-    parts = []
-    for key, sign in (("min", ">="), ("above", ">"), ("max", "<="), ("below", "<")):
-        if key in spec:
-            parts.append(f"{sign} {_fmt(spec[key])}")
-    return " and ".join(parts)
+    return " and ".join(f"{sign} {fmt(spec[key])}" for key, sign in RANGE_KEYS if key in spec)
 
 
-def _range(spec: Mapping[str, Any], measured: Any) -> Verdict:
-    value = _require_number(measured, "measured value")
-    return Verdict(_in_range(spec, value), f"expected {_describe_range(spec)}, measured {value:.4g}")
+def _range_bounds(spec: Mapping[str, Any]) -> tuple[float, float]:
+    low = max([float(spec[k]) for k in ("min", "above") if k in spec], default=-math.inf)
+    high = min([float(spec[k]) for k in ("max", "below") if k in spec], default=math.inf)
+    return low, high
 
 
-# ratio ---------------------------------------------------------------------------------
-
-def _ratio(spec: Mapping[str, Any], measured: Any) -> Verdict:
-    if not isinstance(measured, Mapping) or set(measured) != {"numerator", "denominator"}:
-        raise TypeError("a ratio check needs {'numerator': x, 'denominator': y}, "
-                        f"got {measured!r}")
-    num = _require_number(measured["numerator"], "numerator")
-    den = _require_number(measured["denominator"], "denominator")
-    if den == 0:
-        return Verdict(False, f"denominator is 0 (numerator {num:.4g})")
-    value = num / den
-    if "expected" in spec:
-        low, high = _approx_bounds(spec) if ("tolerance" in spec or "rel_tolerance" in spec) \
-            else (float(spec["expected"]), float(spec["expected"]))
-        holds = low <= value <= high
-        want = _describe_approx(spec) if low != high else _fmt(spec["expected"])
-    else:
-        holds = _in_range(spec, value)
-        want = _describe_range(spec)
-    return Verdict(holds, f"expected ratio {want}, measured {num:.4g} / {den:.4g} = {value:.4g}")
+def _validate_range_order(spec: Mapping[str, Any]) -> None:
+    for low, high in (("min", "max"), ("above", "below"), ("min", "below"), ("above", "max")):
+        if low in spec and high in spec and spec[low] > spec[high]:
+            raise SpecError(low, f"{low} ({spec[low]}) is greater than {high} ({spec[high]})")
 
 
-def _describe_ratio(spec: Mapping[str, Any]) -> str:
-    if "expected" in spec:
-        if "tolerance" in spec or "rel_tolerance" in spec:
-            return "ratio " + _describe_approx(spec)
-        return f"ratio {_fmt(spec['expected'])}"
-    return "ratio " + _describe_range(spec)
+class Range(CheckKind):
+    name = "range"
+    fields = tuple(Field(n, (int, float), required=False) for n in ("min", "max", "above", "below"))
+    needs_one_of = ("min", "max", "above", "below")
+
+    def validate(self, spec: Mapping[str, Any]) -> None:
+        super().validate(spec)
+        _validate_range_order(spec)
+
+    def bounds(self, spec: Mapping[str, Any]) -> tuple[float, float]:
+        return _range_bounds(spec)
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        value = _require_number(measured, "measured value")
+        return Decision(_in_range(spec, value), f"expected {self.describe(spec)}, measured {value:.4g}")
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        return _describe_range(spec)
 
 
-# ordering ------------------------------------------------------------------------------
+class Ratio(CheckKind):
+    """The measurement is {'numerator': x, 'denominator': y}; x / y is compared like approx or range."""
 
-def _ordering(spec: Mapping[str, Any], measured: Any) -> Verdict:
-    order: Sequence[str] = spec["order"]
-    if not isinstance(measured, Mapping):
-        raise TypeError(f"an ordering check needs a mapping of name -> value, got {measured!r}")
-    missing = [k for k in order if k not in measured]
-    if missing:
-        raise KeyError(f"ordering check: no measured value for {missing}")
-    values = [_require_number(measured[k], f"value of {k!r}") for k in order]
-    strict = spec.get("strict", True)
-    pairs = zip(values, values[1:])
-    holds = all(a > b if strict else a >= b for a, b in pairs)
-    sign = " > " if strict else " >= "
-    shown = sign.join(f"{k} ({v:.4g})" for k, v in zip(order, values))
-    return Verdict(holds, f"expected {sign.join(order)}; measured {shown}")
+    name = "ratio"
+    fields = (Field("expected", (int, float), required=False),
+              Field("tolerance", (int, float), required=False, non_negative=True),
+              Field("rel_tolerance", (int, float), required=False, non_negative=True),
+              *(Field(n, (int, float), required=False) for n in ("min", "max", "above", "below")))
+    needs_one_of = ("expected", "min", "max", "above", "below")
 
+    def validate(self, spec: Mapping[str, Any]) -> None:
+        super().validate(spec)
+        if "tolerance" in spec and "rel_tolerance" in spec:
+            raise SpecError("tolerance", "give either tolerance or rel_tolerance, not both")
+        if ("tolerance" in spec or "rel_tolerance" in spec) and "expected" not in spec:
+            raise SpecError("expected", "a tolerance needs an expected ratio")
+        _validate_range_order(spec)
 
-# monotonic -----------------------------------------------------------------------------
+    def bounds(self, spec: Mapping[str, Any]) -> tuple[float, float]:
+        if "expected" in spec:
+            expected = float(spec["expected"])
+            tol = _tolerance_of(spec) if ("tolerance" in spec or "rel_tolerance" in spec) else 0.0
+            return expected - tol, expected + tol
+        return _range_bounds(spec)
 
-def _monotonic(spec: Mapping[str, Any], measured: Any) -> Verdict:
-    if isinstance(measured, Mapping):
-        labels, values = list(measured), list(measured.values())
-    else:
-        values = list(measured)
-        labels = [str(i) for i in range(len(values))]
-    values = [_require_number(v, "series value") for v in values]
-    increasing = spec["direction"] == "increasing"
-    strict = spec.get("strict", True)
-    broken = []
-    for (la, a), (lb, b) in zip(zip(labels, values), zip(labels[1:], values[1:])):
-        ok = (b > a if strict else b >= a) if increasing else (b < a if strict else b <= a)
-        if not ok:
-            broken.append(f"{la}->{lb}: {a:.4g} -> {b:.4g}")
-    series = ", ".join(f"{la}: {v:.4g}" for la, v in zip(labels, values))
-    word = ("strictly " if strict else "") + spec["direction"]
-    detail = f"expected a {word} series; measured {series}"
-    if broken:
-        detail += f"; breaks at {'; '.join(broken)}"
-    return Verdict(not broken and len(values) >= 2, detail)
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        if not isinstance(measured, Mapping) or set(measured) != {"numerator", "denominator"}:
+            raise TypeError(f"a ratio check needs {{'numerator': x, 'denominator': y}}, got {measured!r}")
+        num = _require_number(measured["numerator"], "numerator")
+        den = _require_number(measured["denominator"], "denominator")
+        if den == 0:
+            return Decision(False, f"denominator is 0 (numerator {num:.4g})")
+        value = num / den
+        if "expected" in spec:
+            low, high = self.bounds(spec)
+            holds = low <= value <= high
+        else:
+            holds = _in_range(spec, value)
+        return Decision(holds, f"expected {self.describe(spec)}, measured {num:.4g} / {den:.4g} = {value:.4g}")
 
-
-CHECKS: dict[str, CheckKind] = {
-    kind.name: kind
-    for kind in (
-        CheckKind("exact", (Field("expected", (str, int, float, bool, list)),),
-                  _exact, lambda s: _fmt(s["expected"])),
-        CheckKind("approx",
-                  (Field("expected", (int, float)),
-                   Field("tolerance", (int, float), required=False, non_negative=True),
-                   Field("rel_tolerance", (int, float), required=False, non_negative=True)),
-                  _approx, _describe_approx, needs_one_of=("tolerance", "rel_tolerance")),
-        CheckKind("range",
-                  tuple(Field(n, (int, float), required=False) for n in ("min", "max", "above", "below")),
-                  _range, _describe_range, needs_one_of=("min", "max", "above", "below")),
-        CheckKind("ratio",
-                  (Field("expected", (int, float), required=False),
-                   Field("tolerance", (int, float), required=False, non_negative=True),
-                   Field("rel_tolerance", (int, float), required=False, non_negative=True),
-                   *(Field(n, (int, float), required=False) for n in ("min", "max", "above", "below"))),
-                  _ratio, _describe_ratio, needs_one_of=("expected", "min", "max", "above", "below")),
-        CheckKind("ordering",
-                  (Field("order", (list,)), Field("strict", (bool,), required=False)),
-                  _ordering, lambda s: (" > " if s.get("strict", True) else " >= ").join(s["order"])),
-        CheckKind("monotonic",
-                  (Field("direction", (str,), choices=("increasing", "decreasing")),
-                   Field("strict", (bool,), required=False)),
-                  _monotonic, lambda s: f"{s['direction']} series"),
-    )
-}
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        if "expected" in spec:
+            if "tolerance" in spec or "rel_tolerance" in spec:
+                return "ratio " + _describe_tolerance(spec)
+            return f"ratio {fmt(spec['expected'])}"
+        return "ratio " + _describe_range(spec)
 
 
-def decide(check: str, spec: Mapping[str, Any], measured: Any) -> Verdict:
+class Ordering(CheckKind):
+    name = "ordering"
+    fields = (Field("order", (list,)), Field("strict", (bool,), required=False))
+
+    def validate(self, spec: Mapping[str, Any]) -> None:
+        super().validate(spec)
+        order = spec["order"]
+        if len(order) < 2 or not all(isinstance(k, str) for k in order):
+            raise SpecError("order", "must list at least two names (strings)")
+        if len(set(order)) != len(order):
+            raise SpecError("order", "names must not repeat")
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        order: Sequence[str] = spec["order"]
+        if not isinstance(measured, Mapping):
+            raise TypeError(f"an ordering check needs a mapping of name -> value, got {measured!r}")
+        missing = [k for k in order if k not in measured]
+        if missing:
+            raise KeyError(f"ordering check: no measured value for {missing}")
+        values = [_require_number(measured[k], f"value of {k!r}") for k in order]
+        strict = spec.get("strict", True)
+        holds = all(a > b if strict else a >= b for a, b in zip(values, values[1:]))
+        sign = " > " if strict else " >= "
+        shown = sign.join(f"{k} ({v:.4g})" for k, v in zip(order, values))
+        return Decision(holds, f"expected {sign.join(order)}; measured {shown}")
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        return (" > " if spec.get("strict", True) else " >= ").join(spec["order"])
+
+
+class Monotonic(CheckKind):
+    name = "monotonic"
+    fields = (Field("direction", (str,), choices=("increasing", "decreasing")),
+              Field("strict", (bool,), required=False))
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        if isinstance(measured, Mapping):
+            labels, values = list(measured), list(measured.values())
+        else:
+            values = list(measured)
+            labels = [str(i) for i in range(len(values))]
+        values = [_require_number(v, "series value") for v in values]
+        increasing = spec["direction"] == "increasing"
+        strict = spec.get("strict", True)
+        broken = []
+        for (la, a), (lb, b) in zip(zip(labels, values), zip(labels[1:], values[1:])):
+            ok = (b > a if strict else b >= a) if increasing else (b < a if strict else b <= a)
+            if not ok:
+                broken.append(f"{la}->{lb}: {a:.4g} -> {b:.4g}")
+        series = ", ".join(f"{la}: {v:.4g}" for la, v in zip(labels, values))
+        word = ("strictly " if strict else "") + spec["direction"]
+        detail = f"expected a {word} series; measured {series}"
+        if broken:
+            detail += f"; breaks at {'; '.join(broken)}"
+        return Decision(not broken and len(values) >= 2, detail)
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        return f"{spec['direction']} series"
+
+
+CHECKS: dict[str, CheckKind] = {kind.name: kind for kind in (Exact(), Approx(), Range(), Ratio(), Ordering(),
+                                                             Monotonic())}
+
+
+def decide(check: str, spec: Mapping[str, Any], measured: Any) -> Decision:
     """Compare a measured value with a claim's expectation using the named check kind."""
     return CHECKS[check].decide(spec, measured)
 
@@ -231,3 +343,13 @@ def decide(check: str, spec: Mapping[str, Any], measured: Any) -> Verdict:
 def describe_expectation(check: str, spec: Mapping[str, Any]) -> str:
     """The report's value as a short human-readable string."""
     return CHECKS[check].describe(spec)
+
+
+def tolerance(check: str, spec: Mapping[str, Any], reference: float) -> float:
+    """How far a measured value may move between two runs before a comparison reports it: the
+    claim's declared tolerance, else (none declared) any real change."""
+    if "tolerance" in spec:
+        return float(spec["tolerance"])
+    if "rel_tolerance" in spec and "expected" in spec:
+        return abs(float(spec["expected"])) * float(spec["rel_tolerance"])
+    return 1e-9 * max(1.0, abs(reference))

@@ -8,7 +8,6 @@ Every problem is reported as one CatalogError naming the file, the claim id and 
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -16,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.checks import CHECKS, describe_expectation
+from harness.checks import CHECKS, SpecError, describe_expectation
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 # fields every claim may carry, apart from those of its check kind
 BASE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -36,8 +36,10 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     "note": (str,),
     "source": (str,),
 }
+EXPANSION_FIELDS = {"models": (list,), "per_model": (dict,)}  # one claim per listed role
+MERGED_FIELDS = ("labels", "args")  # per-model values are merged into the claim's, not replacing them
 REQUIRED = ("id", "statement", "measure", "check")
-FILE_FIELDS = {"experiment", "section", "title", "claim", "not_checkable", "definitions", "description"}
+FILE_FIELDS = {"experiment", "section", "title", "claim", "not_checkable", "definitions", "description", "defaults"}
 
 
 class CatalogError(ValueError):
@@ -129,43 +131,23 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         raise CatalogError(path, cid, "check",
                            f"unknown check kind {check!r}; known kinds: {', '.join(sorted(CHECKS))}")
     kind = CHECKS[check]
-    check_fields = {f.name: f for f in kind.fields}
+    check_fields = {f.name for f in kind.fields}
     for name, value in raw.items():
         if name in BASE_FIELDS:
             _check_type(path, cid, name, value, BASE_FIELDS[name])
-        elif name in check_fields:
-            spec_field = check_fields[name]
-            _check_type(path, cid, name, value, spec_field.types)
-            if isinstance(value, float) and math.isnan(value):
-                raise CatalogError(path, cid, name, "must not be NaN")
-            if spec_field.non_negative and value < 0:
-                raise CatalogError(path, cid, name, f"must be zero or positive, got {value!r}")
-            if spec_field.choices and value not in spec_field.choices:
-                raise CatalogError(path, cid, name, f"must be one of {', '.join(spec_field.choices)}, "
-                                                    f"got {value!r}")
-        else:
-            allowed = sorted(set(BASE_FIELDS) | set(check_fields))
+        elif name not in check_fields:
+            allowed = sorted(set(BASE_FIELDS) | check_fields | set(EXPANSION_FIELDS))
             raise CatalogError(path, cid, name, f"unknown field for a '{check}' check; "
                                                 f"allowed: {', '.join(allowed)}")
-    for spec_field in kind.fields:
-        if spec_field.required and spec_field.name not in raw:
-            raise CatalogError(path, cid, spec_field.name, f"missing; a '{check}' check needs it")
-    if kind.needs_one_of and not any(n in raw for n in kind.needs_one_of):
-        raise CatalogError(path, cid, "/".join(kind.needs_one_of),
-                           f"a '{check}' check needs at least one of these fields")
-    if check == "ordering":
-        order = raw["order"]
-        if len(order) < 2 or not all(isinstance(k, str) for k in order):
-            raise CatalogError(path, cid, "order", "must list at least two names (strings)")
-        if len(set(order)) != len(order):
-            raise CatalogError(path, cid, "order", "names must not repeat")
-    if "tolerance" in raw and "rel_tolerance" in raw:
-        raise CatalogError(path, cid, "tolerance", "give either tolerance or rel_tolerance, not both")
-    if check == "ratio" and ("tolerance" in raw or "rel_tolerance" in raw) and "expected" not in raw:
-        raise CatalogError(path, cid, "expected", "a tolerance needs an expected ratio")
-    for low, high in (("min", "max"), ("above", "below"), ("min", "below"), ("above", "max")):
-        if low in raw and high in raw and raw[low] > raw[high]:
-            raise CatalogError(path, cid, low, f"{low} ({raw[low]}) is greater than {high} ({raw[high]})")
+    spec = {f.name: raw[f.name] for f in kind.fields if f.name in raw}
+    try:
+        kind.validate(spec)
+    except SpecError as exc:
+        raise CatalogError(path, cid, exc.field, exc.problem) from None
+    expected = spec.get("expected")
+    if check == "exact" and isinstance(expected, str) and NUMBER_TEXT.match(expected):
+        raise CatalogError(path, cid, "expected", f"{expected!r} is a number written as text; write it "
+                                                  f"without quotes (an exact count is compared as a number)")
 
     section = raw.get("section", defaults.get("section"))
     if not section:
@@ -199,7 +181,7 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
                                                         f"{', '.join(MODEL_SETS)}")
     return Claim(
         id=cid, experiment=defaults["experiment"], section=str(section), statement=raw["statement"],
-        measure=measure, check=check, spec={k: raw[k] for k in check_fields if k in raw},
+        measure=measure, check=check, spec=spec,
         models=claim_models, args=raw.get("args", {}), refuted=raw.get("refuted"),
         refuted_in=tuple(raw.get("refuted_in", ())),
         table=raw.get("table"), labels=labels, note=raw.get("note"), source=raw.get("source"),
@@ -207,18 +189,69 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
     )
 
 
+def expand(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One raw claim per role of `models`, with the catalog's [defaults] filled in.
+
+    `id` may hold `{model}` (replaced by the role); `[claim.per_model.<role>]` overrides any field
+    for that role (its `labels` and `args` are merged into the claim's), including the whole `id`.
+    """
+    cid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    base = {**{k: v for k, v in defaults.items() if k != "id"}, **raw}
+    if "models" not in raw:
+        if "per_model" in raw:
+            raise CatalogError(path, cid, "per_model", "needs a 'models' list naming the roles")
+        return [base]
+    for name, types in EXPANSION_FIELDS.items():
+        if name in raw:
+            _check_type(path, cid, name, raw[name], types)
+    roles, per_model = raw["models"], raw.get("per_model", {})
+    if not roles or not all(isinstance(r, str) for r in roles) or len(set(roles)) != len(roles):
+        raise CatalogError(path, cid, "models", "must list model roles (strings), each once")
+    if "model" in raw:
+        raise CatalogError(path, cid, "model", "give either 'model' or 'models' (one claim per role), not both")
+    stray = [r for r in per_model if r not in roles]
+    if stray:
+        raise CatalogError(path, cid, "per_model", f"role(s) {stray} are not in 'models' {roles}")
+    expanded = []
+    for role in roles:
+        overrides = per_model.get(role, {})
+        if not isinstance(overrides, dict):
+            raise CatalogError(path, cid, f"per_model.{role}", "must be a table of overrides")
+        claim = {k: v for k, v in base.items() if k not in EXPANSION_FIELDS}
+        for name, value in overrides.items():
+            if name in MERGED_FIELDS and isinstance(value, dict) and isinstance(claim.get(name), dict):
+                claim[name] = {**claim[name], **value}
+            else:
+                claim[name] = value
+        if "id" not in overrides and isinstance(claim.get("id"), str):
+            if "{model}" not in claim["id"]:
+                raise CatalogError(path, cid, "id", "an id shared by several models needs '{model}' in it "
+                                                    "(or an id per model under per_model)")
+            claim["id"] = claim["id"].replace("{model}", role)
+        claim["model"] = role
+        expanded.append(claim)
+    return expanded
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise CatalogError(path, None, None, f"cannot read the file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(path, None, None, f"not a UTF-8 text file (byte {exc.start}: "
+                                             f"{exc.object[exc.start:exc.start + 1]!r})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(path, None, None, f"not valid TOML: {exc}") from exc
+
+
 def load_catalog(path: Path | str, *, measures: Iterable[str] | None = None,
                  models: Iterable[str] | None = None) -> Catalog:
     """Read and validate one catalog file. Raises CatalogError on the first problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(path, None, None, f"cannot read the file ({exc.strerror})") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(path, None, None, f"not valid TOML: {exc}") from exc
+    data = read_toml(path)
     for name in data:
         if name not in FILE_FIELDS:
             raise CatalogError(path, None, name, f"unknown top-level field; allowed: "
@@ -228,21 +261,24 @@ def load_catalog(path: Path | str, *, measures: Iterable[str] | None = None,
         raise CatalogError(path, None, "experiment", "missing or not a string")
     if "section" in data:
         _check_type(path, None, "section", data["section"], (str,))
+    claim_defaults = data.get("defaults", {})
+    _check_type(path, None, "defaults", claim_defaults, (dict,))
     raw_claims = data.get("claim", [])
     if not isinstance(raw_claims, list) or not raw_claims:
         raise CatalogError(path, None, "claim", "a catalog needs at least one [[claim]] table")
     defaults = {"experiment": experiment, "section": data.get("section")}
     seen: dict[str, int] = {}
     claims = []
-    for index, raw in enumerate(raw_claims):
-        if not isinstance(raw, dict):
+    for index, entry in enumerate(raw_claims):
+        if not isinstance(entry, dict):
             raise CatalogError(path, None, f"claim[{index}]", "each claim must be a table")
-        claim = _validate_claim(path, raw, defaults, measures, models)
-        if claim.id in seen:
-            raise CatalogError(path, claim.id, "id", f"duplicate id (claims #{seen[claim.id] + 1} "
-                                                     f"and #{index + 1})")
-        seen[claim.id] = index
-        claims.append(claim)
+        for raw in expand(path, entry, claim_defaults):
+            claim = _validate_claim(path, raw, defaults, measures, models)
+            if claim.id in seen:
+                raise CatalogError(path, claim.id, "id", f"duplicate id (claims #{seen[claim.id] + 1} "
+                                                         f"and #{index + 1})")
+            seen[claim.id] = index
+            claims.append(claim)
     not_checkable = data.get("not_checkable", [])
     for index, entry in enumerate(not_checkable):
         if not isinstance(entry, dict) or not isinstance(entry.get("statement"), str) \

@@ -1,17 +1,30 @@
 """This machine's limits: fp32 matrix-multiply throughput and memory copy bandwidth.
 
 Benchmarks state model throughput as a share of these, so a number means the same thing on a
-laptop and on a server.
+laptop and on a server. The limits are measured once per host (best of repeated runs over several
+sizes, so that no model's share can exceed 1.0 from a lucky model run against an unlucky probe)
+and cached in the cache directory under a fingerprint of the host.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 
+MATMUL_SIZES = (1024, 2048, 3072)
+COPY_MEGABYTES = (64, 256)
+FORMAT = 1  # bump when the measurement changes, so cached limits are measured again
 
-def _best_of(fn, repeats: int) -> float:
+
+def _best_of(fn: Callable[[], Any], repeats: int) -> float:
     fn()  # warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -34,10 +47,56 @@ def copy_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
     return 2 * src.numel() / _best_of(lambda: dst.copy_(src), repeats) / 1e9
 
 
-def forward_flops(fn) -> int:
+def forward_flops(fn: Callable[[], Any]) -> int:
     """Floating-point operations of one call, counted by torch's own FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
+
+def memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def host_fingerprint() -> str:
+    """What decides the limits: host, CPU, cores, torch threads, memory and torch build."""
+    parts = [platform.node(), platform.machine(), _cpu_model(), str(os.cpu_count()),
+             str(torch.get_num_threads()), str(memory_bytes()), torch.__version__, str(FORMAT)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def measure_limits() -> dict[str, Any]:
+    return {"matmul_gflops_fp32": round(max(matmul_gflops(n, repeats=7) for n in MATMUL_SIZES), 1),
+            "copy_bandwidth_gbs": round(max(copy_bandwidth_gbs(mb, repeats=7) for mb in COPY_MEGABYTES), 1),
+            "memory_bytes": memory_bytes()}
+
+
+def machine_limits(cache_dir: Path) -> dict[str, Any]:
+    """This host's limits, measured on first use and read from the cache afterwards."""
+    path = Path(cache_dir) / "machine" / f"{host_fingerprint()}.json"
+    try:
+        return json.loads(path.read_text())["limits"]
+    except (OSError, ValueError, KeyError):
+        pass
+    limits = measure_limits()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".tmp-{os.getpid()}")
+    temporary.write_text(json.dumps({"host": platform.node(), "cpu": _cpu_model(),
+                                     "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "limits": limits}, indent=1))
+    temporary.replace(path)
+    return limits

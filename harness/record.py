@@ -9,13 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.checks import decide
+from harness.checks import Verdict, decide
 from harness.claims import Claim
 
-HOLDS = "holds"
-REFUTED = "refuted"
-REFUTED_KNOWN = "refuted (known)"
-HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
+# the verdicts under their former names (harness.report imports these)
+HOLDS, REFUTED = Verdict.HOLDS, Verdict.REFUTED
+REFUTED_KNOWN, HOLDS_BUT_MARKED = Verdict.REFUTED_KNOWN, Verdict.HOLDS_BUT_MARKED
 
 
 class ClaimRefuted(AssertionError):
@@ -49,6 +48,7 @@ class Record:
     note: str | None = None
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    stands_for: str | None = None  # what the packaged model stands in for (ModelSource.stands_for)
 
 
 @dataclass
@@ -102,31 +102,31 @@ class Recorder:
               extra: Mapping[str, Any] | None = None) -> Record:
         """Decide a claim from a measurement, keep the record, raise ClaimRefuted if it fails."""
         measured = jsonable(measured)
-        verdict = decide(claim.check, claim.spec, measured)
+        try:
+            decision = decide(claim.check, claim.spec, measured)
+        except (TypeError, KeyError) as exc:
+            raise TypeError(f"claim {claim.id} ({claim.path}): cannot decide the measurement: {exc}") from None
         known = claim.known_refutation(self.model_set)
-        if verdict.holds:
-            status = HOLDS_BUT_MARKED if known else HOLDS
-        else:
-            status = REFUTED_KNOWN if known else REFUTED
+        status = Verdict.of(decision.holds, known)
         duration = time.perf_counter() - self.call_started if self.call_started else None
         record = Record(
             id=claim.id, experiment=claim.experiment, section=claim.section,
             statement=claim.statement, report_value=claim.report_value, check=claim.check,
-            spec=dict(claim.spec), measured=measured, verdict=status, detail=verdict.detail,
+            spec=dict(claim.spec), measured=measured, verdict=str(status), detail=decision.detail,
             known_refutation=known, model_role=getattr(model, "role", claim.model),
             model=getattr(model, "name", None), model_package=getattr(model, "package", None),
             model_set=self.model_set, profile=self.profile, seed=self.seed, run_id=self.run_id,
             duration_s=None if duration is None else round(duration, 4),
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
             labels=dict(claim.labels), note=claim.note, source=claim.source,
-            extra=jsonable(dict(extra or {})),
+            extra=jsonable(dict(extra or {})), stands_for=getattr(model, "stands_for", None),
         )
         self.records[claim.id] = record
-        if not verdict.holds:
+        if not decision.holds:
             message = (f"claim {claim.id} (report section {claim.section}) does not hold\n"
                        f"  the report says: {claim.statement}\n"
                        f"  report's value:  {claim.report_value}\n"
-                       f"  measured:        {verdict.detail}")
+                       f"  measured:        {decision.detail}")
             if record.model:
                 message += f"\n  model:           {record.model}"
             if known:

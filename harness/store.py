@@ -1,7 +1,12 @@
-"""The session's model store: every model or tokenizer is loaded once, and each load is timed."""
+"""The session's model store: every model or tokenizer is loaded once, and each load is timed.
+
+The store knows nothing of pytest or of the results: it reports each load through `on_load`
+and one-off preparation messages (GGUF conversion) through `notify`.
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,16 +15,18 @@ from typing import Any
 from harness import models
 from harness.models import ModelSource, ModelUnavailable
 from harness.profiles import Profile
-from harness.record import Recorder
+
+# (role, kind, source, load seconds, one-off preparation seconds)
+LoadCallback = Callable[[str, str, ModelSource, float, float], None]
 
 
 class ModelStore:
-    def __init__(self, *, profile: Profile, model_set: str, cache_dir: Path, recorder: Recorder):
+    def __init__(self, *, profile: Profile, model_set: str, cache_dir: Path,
+                 on_load: LoadCallback | None = None, notify: Callable[[str], None] | None = None):
         self.profile, self.model_set, self.cache_dir = profile, model_set, cache_dir
-        self.recorder = recorder
+        self.on_load, self.notify = on_load, notify
         self._loaded: dict[tuple[str, str], Any] = {}
         self._failed: dict[tuple[str, str], ModelUnavailable] = {}
-        self.load_counts: dict[tuple[str, str], int] = {}
 
     def source(self, role: str) -> ModelSource:
         return models.resolve(role, self.model_set)
@@ -37,9 +44,8 @@ class ModelStore:
             except ModelUnavailable as exc:
                 self._failed[key] = exc  # remembered, so a missing model costs one probe
                 raise
-            seconds = time.perf_counter() - start
-            self.load_counts[key] = self.load_counts.get(key, 0) + 1
-            self.recorder.note_load(role, kind, source.name, source.package, seconds, prepare_s)
+            if self.on_load is not None:
+                self.on_load(role, kind, source, time.perf_counter() - start, prepare_s)
         return self._loaded[key]
 
     def _prepare(self, source: ModelSource) -> float:
@@ -47,7 +53,10 @@ class ModelStore:
         if source.model_set != "packaged" or source.spec.get("loader") != "gguf":
             return 0.0
         start = time.perf_counter()
-        models.prepare_gguf(source, self.cache_dir)
+        if self.notify is not None and "notify" in inspect.signature(models.prepare_gguf).parameters:
+            models.prepare_gguf(source, self.cache_dir, notify=self.notify)
+        else:
+            models.prepare_gguf(source, self.cache_dir)
         return time.perf_counter() - start
 
     def tokenizer(self, role: str) -> Any:

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-import matplotlib
+from fixtures.attention import attend, layer_groups, self_attention
+from harness.collect import suite_catalog
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from fixtures.attention import attend, layer_groups, self_attention  # noqa: E402
-from fixtures.catalog import catalog_for, claim_params  # noqa: E402
-
-MEASURES = ("formula_probabilities", "formula_outputs", "group_entropy", "group_neighbour_sep_share",
-            "word_target_heads", "group_distance", "positional_heads", "sink_heads", "cls_word_share")
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+CATALOG = suite_catalog(__file__)
 DEFS = CATALOG.definitions
 EXPERIMENT = CATALOG.experiment
 FORMULA_SENTENCES = (DEFS["sentence"], "Attention is a learnable, dynamic routing mechanism.",
                      "She went to the bank to deposit her paycheck.")
-
-
-def claims(*measures: str) -> list:
-    return claim_params(CATALOG.by_measure(*measures))
 
 
 def groups_of(stats) -> dict[str, list[int]]:
@@ -66,13 +55,13 @@ def formula_differences(models):
     return max(r[0] for r in results), max(r[1] for r in results)
 
 
-@pytest.mark.parametrize("claim", claims("formula_probabilities", "formula_outputs"))
-def test_attention_formula(claim, formula_differences, models, recorder):
+@pytest.mark.claims("formula_probabilities", "formula_outputs")
+def test_attention_formula(claim, formula_differences, models, check):
     index = 0 if claim.measure == "formula_probabilities" else 1
     model, _ = models.encoder(claim.model)
-    recorder.check(claim, formula_differences[index], model=models.source(claim.model),
-                   extra={"sentences": list(FORMULA_SENTENCES), "layers": model.config.num_hidden_layers,
-                          "heads": model.config.num_attention_heads, "dtype": "float32"})
+    check(formula_differences[index],
+          extra={"sentences": list(FORMULA_SENTENCES), "layers": model.config.num_hidden_layers,
+                 "heads": model.config.num_attention_heads, "dtype": "float32"})
 
 
 # --- corpus statistics ---------------------------------------------------------------------
@@ -81,57 +70,56 @@ def group_means(stats, values: np.ndarray) -> dict[str, float]:
     return {name: float(values[layers].mean()) for name, layers in groups_of(stats).items() if layers}
 
 
-@pytest.mark.parametrize("claim", claims("group_entropy"))
-def test_early_layers_are_diffuse(claim, corpus_attention_stats, models, recorder):
+@pytest.mark.claims("group_entropy")
+def test_early_layers_are_diffuse(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
     means = group_means(stats, stats.entropy)
-    recorder.check(claim, {k: means[k] for k in claim.spec["order"]}, model=models.source(claim.model),
-                   extra={"per_layer": stats.entropy.mean(1), "sentences": stats.sentences,
-                          "uniform_entropy": stats.uniform_entropy, "groups": groups_of(stats)})
+    check({k: means[k] for k in claim.spec["order"]},
+          extra={"per_layer": stats.entropy.mean(1), "sentences": stats.sentences,
+                 "uniform_entropy": stats.uniform_entropy, "groups": groups_of(stats)})
 
 
-@pytest.mark.parametrize("claim", claims("group_neighbour_sep_share"))
-def test_early_layers_attend_to_neighbours_and_sep(claim, corpus_attention_stats, models, recorder):
+@pytest.mark.claims("group_neighbour_sep_share")
+def test_early_layers_attend_to_neighbours_and_sep(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
-    recorder.check(claim, group_means(stats, stats.neighbour_sep_share)[claim.args["group"]],
-                   model=models.source(claim.model),
-                   extra={"per_layer": stats.neighbour_sep_share.mean(1), "sentences": stats.sentences})
+    check(group_means(stats, stats.neighbour_sep_share)[claim.args["group"]],
+          extra={"per_layer": stats.neighbour_sep_share.mean(1), "sentences": stats.sentences})
 
 
-@pytest.mark.parametrize("claim", claims("group_distance"))
-def test_deep_layers_reach_further(claim, corpus_attention_stats, models, recorder):
+@pytest.mark.claims("group_distance")
+def test_deep_layers_reach_further(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
     means = group_means(stats, stats.distance)
-    recorder.check(claim, {k: means[k] for k in claim.spec["order"]}, model=models.source(claim.model),
-                   extra={"per_layer": stats.distance.mean(1), "sentences": stats.sentences})
+    check({k: means[k] for k in claim.spec["order"]},
+          extra={"per_layer": stats.distance.mean(1), "sentences": stats.sentences})
 
 
-@pytest.mark.parametrize("claim", claims("positional_heads"))
-def test_positional_heads_exist(claim, corpus_attention_stats, models, recorder):
+@pytest.mark.claims("positional_heads")
+def test_positional_heads_exist(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
     share = stats.previous_argmax if claim.args["direction"] == "previous" else stats.next_argmax
     specialised = share >= DEFS["positional_share"]
-    recorder.check(claim, int(specialised.sum()), model=models.source(claim.model),
-                   extra={"heads_per_layer": specialised.sum(1), "best_share": float(share.max()),
-                          "sentences": stats.sentences})
+    check(int(specialised.sum()),
+          extra={"heads_per_layer": specialised.sum(1), "best_share": float(share.max()),
+                 "sentences": stats.sentences})
 
 
-@pytest.mark.parametrize("claim", claims("sink_heads"))
-def test_sep_is_an_attention_sink(claim, corpus_attention_stats, models, recorder):
+@pytest.mark.claims("sink_heads")
+def test_sep_is_an_attention_sink(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
     threshold = DEFS["sink_share"]
     shares = {"[SEP]": stats.sep_share, "[CLS]": stats.cls_share}
     fraction = {token: float((value >= threshold).mean()) for token, value in shares.items()}
-    recorder.check(claim, fraction[claim.args["token"]], model=models.source(claim.model),
-                   extra={"sink_fraction_by_token": fraction, "sentences": stats.sentences,
-                          "mean_share_by_token": {t: float(v.mean()) for t, v in shares.items()}})
+    check(fraction[claim.args["token"]],
+          extra={"sink_fraction_by_token": fraction, "sentences": stats.sentences,
+                 "mean_share_by_token": {t: float(v.mean()) for t, v in shares.items()}})
 
 
-@pytest.mark.parametrize("claim", claims("cls_word_share"))
-def test_cls_attends_to_the_sentence(claim, corpus_attention_stats, models, recorder):
+@pytest.mark.claims("cls_word_share")
+def test_cls_attends_to_the_sentence(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
-    recorder.check(claim, float(stats.cls_word_share[-1].mean()), model=models.source(claim.model),
-                   extra={"per_layer": stats.cls_word_share.mean(1), "sentences": stats.sentences})
+    check(float(stats.cls_word_share[-1].mean()),
+          extra={"per_layer": stats.cls_word_share.mean(1), "sentences": stats.sentences})
 
 
 # --- the report's sentence -----------------------------------------------------------------
@@ -150,16 +138,16 @@ def strongest_word_target(att, tokens: list[str], source: int) -> np.ndarray:
     return masked.argmax(-1)
 
 
-@pytest.mark.parametrize("claim", claims("word_target_heads"))
-def test_word_attends_to_word(claim, report_sentence, models, recorder):
+@pytest.mark.claims("word_target_heads")
+def test_word_attends_to_word(claim, report_sentence, check):
     tokens, att = report_sentence.tokens, report_sentence.attentions
     source, target = tokens.index(claim.args["source"]), tokens.index(claim.args["target"])
     layers = layer_groups(att.shape[0], DEFS["layer_groups"])[claim.args["group"]]
     best = strongest_word_target(att, tokens, source)
     heads = [(layer, int(h)) for layer in layers for h in np.flatnonzero(best[layer] == target)]
-    recorder.check(claim, len(heads), model=models.source(claim.model),
-                   extra={"heads": heads, "layers": layers, "tokens": tokens,
-                          "max_attention": float(att[layers][:, :, source, target].max())})
+    check(len(heads),
+          extra={"heads": heads, "layers": layers, "tokens": tokens,
+                 "max_attention": float(att[layers][:, :, source, target].max())})
 
 
 def test_sat_attention_table(report_sentence, recorder):

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from scipy import stats
 
-import matplotlib
+from harness.collect import suite_catalog
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from fixtures.catalog import catalog_for, claim_params  # noqa: E402
-
-MEASURES = ("embedding_dimension", "pooling_equals_mean", "formula_vs_library", "similarity_bounds",
-            "pair_similarity", "pair_band", "pair_ordering", "group_ordering", "word_sense_separation",
-            "stsb_correlation")
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+CATALOG = suite_catalog(__file__)
 BANDS = sorted(CATALOG.definitions["bands"].items(), key=lambda kv: -kv[1])
 EXPERIMENT = CATALOG.experiment
-
-
-def claims(*measures: str) -> list:
-    return claim_params(CATALOG.by_measure(*measures))
 
 
 def band_of(similarity: float) -> str:
@@ -41,16 +29,16 @@ def report_pairs() -> list[tuple[str, str]]:
     return [(c.args["a"], c.args["b"]) for c in CATALOG.by_measure("pair_similarity")]
 
 
-@pytest.mark.parametrize("claim", claims("embedding_dimension"))
-def test_embedding_dimension(claim, models, recorder):
+@pytest.mark.claims("embedding_dimension")
+def test_embedding_dimension(claim, models, check):
     model = models.sentence_encoder(claim.model)
     vector = model.encode(["dog"])[0]
-    recorder.check(claim, int(vector.shape[0]), model=models.source(claim.model),
-                   extra={"library_reported": model.get_embedding_dimension()})
+    check(int(vector.shape[0]),
+          extra={"library_reported": model.get_embedding_dimension()})
 
 
-@pytest.mark.parametrize("claim", claims("pooling_equals_mean"))
-def test_sentence_vector_is_pooled_token_vectors(claim, models, recorder):
+@pytest.mark.claims("pooling_equals_mean")
+def test_sentence_vector_is_pooled_token_vectors(claim, models, check):
     model = models.sentence_encoder(claim.model)
     sentences = [s for pair in report_pairs() for s in pair]
     library = model.encode(sentences, convert_to_tensor=True)
@@ -61,60 +49,58 @@ def test_sentence_vector_is_pooled_token_vectors(claim, models, recorder):
     mask = features["attention_mask"].unsqueeze(-1).float()
     pooled = (states * mask).sum(1) / mask.sum(1)
     pooled = torch.nn.functional.normalize(pooled, dim=-1)
-    recorder.check(claim, float((pooled - library).abs().max()), model=models.source(claim.model),
-                   extra={"pooling": str(model[1]), "sentences": len(sentences)})
+    check(float((pooled - library).abs().max()),
+          extra={"pooling": str(model[1]), "sentences": len(sentences)})
 
 
-@pytest.mark.parametrize("claim", claims("formula_vs_library"))
-def test_cosine_formula_equals_library_similarity(claim, models, recorder):
+@pytest.mark.claims("formula_vs_library")
+def test_cosine_formula_equals_library_similarity(claim, models, check):
     model = models.sentence_encoder(claim.model)
     worst = 0.0
     for a, b in report_pairs():
         va, vb = model.encode([a, b], normalize_embeddings=False)
         formula = float(np.dot(va, vb) / (np.linalg.norm(va) * np.linalg.norm(vb)))
         worst = max(worst, abs(formula - similarity(model, a, b)))
-    recorder.check(claim, worst, model=models.source(claim.model),
-                   extra={"similarity_function": str(model.similarity_fn_name)})
+    check(worst,
+          extra={"similarity_function": str(model.similarity_fn_name)})
 
 
-@pytest.mark.parametrize("claim", claims("similarity_bounds"))
-def test_cosine_similarity_is_bounded(claim, models, stsb_test, recorder):
+@pytest.mark.claims("similarity_bounds")
+def test_cosine_similarity_is_bounded(claim, models, stsb_test, check):
     sims = stsb_similarities(models.sentence_encoder(claim.model), stsb_test)
-    recorder.check(claim, float(np.abs(sims).max()), model=models.source(claim.model),
-                   extra={"min": float(sims.min()), "max": float(sims.max()), "pairs": len(sims)})
+    check(float(np.abs(sims).max()),
+          extra={"min": float(sims.min()), "max": float(sims.max()), "pairs": len(sims)})
 
 
-@pytest.mark.parametrize("claim", claims("pair_similarity"))
-def test_pair_similarity(claim, models, recorder):
+@pytest.mark.claims("pair_similarity")
+def test_pair_similarity(claim, models, check):
     model = models.sentence_encoder(claim.model)
-    recorder.check(claim, similarity(model, claim.args["a"], claim.args["b"]),
-                   model=models.source(claim.model))
+    check(similarity(model, claim.args["a"], claim.args["b"]))
 
 
-@pytest.mark.parametrize("claim", claims("pair_band"))
-def test_pair_interpretation_band(claim, models, recorder):
+@pytest.mark.claims("pair_band")
+def test_pair_interpretation_band(claim, models, check):
     value = similarity(models.sentence_encoder(claim.model), claim.args["a"], claim.args["b"])
-    recorder.check(claim, band_of(value), model=models.source(claim.model),
-                   extra={"similarity": value, "bands": dict(BANDS)})
+    check(band_of(value),
+          extra={"similarity": value, "bands": dict(BANDS)})
 
 
-@pytest.mark.parametrize("claim", claims("pair_ordering"))
-def test_similarity_ordering(claim, models, recorder):
+@pytest.mark.claims("pair_ordering")
+def test_similarity_ordering(claim, models, check):
     model = models.sentence_encoder(claim.model)
     values = {name: similarity(model, a, b) for name, (a, b) in claim.args["pairs"].items()}
-    recorder.check(claim, values, model=models.source(claim.model))
+    check(values)
 
 
-@pytest.mark.parametrize("claim", claims("group_ordering"))
-def test_group_ordering(claim, models, recorder):
+@pytest.mark.claims("group_ordering")
+def test_group_ordering(claim, models, check):
     """Every pair of an earlier group scores above every pair of a later one: the lowest of the
     first group is compared with the highest of the second."""
     model = models.sentence_encoder(claim.model)
     groups = {name: [similarity(model, a, b) for a, b in pairs]
               for name, pairs in claim.args["groups"].items()}
     first, second = claim.spec["order"]
-    recorder.check(claim, {first: min(groups[first]), second: max(groups[second])},
-                   model=models.source(claim.model), extra={"all": groups})
+    check({first: min(groups[first]), second: max(groups[second])}, extra={"all": groups})
 
 
 def word_vectors(model, sentences: list[str], word: str) -> torch.Tensor:
@@ -144,8 +130,8 @@ def separation(vectors: torch.Tensor, labels: list[str]) -> float:
     return float(sims[same & off_diagonal].mean() - sims[~same].mean())
 
 
-@pytest.mark.parametrize("claim", claims("word_sense_separation"))
-def test_token_vectors_separate_word_senses(claim, models, recorder):
+@pytest.mark.claims("word_sense_separation")
+def test_token_vectors_separate_word_senses(claim, models, check):
     model = models.sentence_encoder(claim.model)
     sentences, labels = [], []
     for sense, items in claim.args["senses"].items():
@@ -154,8 +140,8 @@ def test_token_vectors_separate_word_senses(claim, models, recorder):
     token_sep = separation(word_vectors(model, sentences, claim.args["word"]), labels)
     sentence_sep = separation(model.encode(sentences, convert_to_tensor=True), labels)
     first, second = claim.spec["order"]
-    recorder.check(claim, {first: token_sep, second: sentence_sep}, model=models.source(claim.model),
-                   extra={"sentences": len(sentences)})
+    check({first: token_sep, second: sentence_sep},
+          extra={"sentences": len(sentences)})
 
 
 def stsb_similarities(model, pairs) -> np.ndarray:
@@ -164,8 +150,8 @@ def stsb_similarities(model, pairs) -> np.ndarray:
     return model.similarity_pairwise(a, b).cpu().numpy()
 
 
-@pytest.mark.parametrize("claim", claims("stsb_correlation"))
-def test_stsb_correlation(claim, models, stsb_test, recorder):
+@pytest.mark.claims("stsb_correlation")
+def test_stsb_correlation(claim, models, stsb_test, recorder, check):
     sims = stsb_similarities(models.sentence_encoder(claim.model), stsb_test)
     gold = np.array([p.score for p in stsb_test])
     spearman = float(stats.spearmanr(sims, gold).statistic)
@@ -178,8 +164,8 @@ def test_stsb_correlation(claim, models, stsb_test, recorder):
         note=f"Standard protocol: cosine of the two sentence embeddings against the 0-5 gold score. "
              f"Reference: {claim.source or '-'}")
     measured = spearman if claim.args["statistic"] == "spearman" else pearson
-    recorder.check(claim, measured, model=models.source(claim.model),
-                   extra={"spearman": spearman, "pearson": pearson, "pairs": len(gold)})
+    check(measured,
+          extra={"spearman": spearman, "pearson": pearson, "pairs": len(gold)})
 
 
 def test_similarity_heatmap(models, recorder):

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-import matplotlib
+from fixtures.generation import entropy
+from harness.collect import suite_catalog
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from scipy import stats  # noqa: E402
-from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper  # noqa: E402
-
-from fixtures.catalog import catalog_for, claim_params  # noqa: E402
-from fixtures.generation import entropy  # noqa: E402
-
-MEASURES = ("temperature_scaling", "entropy_vs_temperature", "greedy_agreement", "strategy_metric",
-            "top_k_kept", "nucleus_adapts", "chain_rule", "cache_equivalence",
-            "compliance_bound", "compliance_gap")
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+CATALOG = suite_catalog(__file__)
 TEMPERATURES = CATALOG.definitions["temperatures"]
 EXPERIMENT = CATALOG.experiment
 NO_IDS = torch.zeros((1, 1), dtype=torch.long)  # the warpers ignore input_ids
-
-
-def claims(*measures: str) -> list:
-    return claim_params(CATALOG.by_measure(*measures))
 
 
 def entropies(logits: torch.Tensor) -> np.ndarray:
@@ -36,52 +24,52 @@ def entropies(logits: torch.Tensor) -> np.ndarray:
                        dim=1).numpy()
 
 
-@pytest.mark.parametrize("claim", claims("temperature_scaling"))
-def test_temperature_scales_logits(claim, base_next_token_logits, models, recorder):
+@pytest.mark.claims("temperature_scaling")
+def test_temperature_scales_logits(claim, base_next_token_logits, check):
     logits = base_next_token_logits
     worst = max(float((TemperatureLogitsWarper(t)(NO_IDS, logits.clone()) - logits / t).abs().max())
                 for t in TEMPERATURES)
-    recorder.check(claim, worst, model=models.source(claim.model), extra={"contexts": len(logits)})
+    check(worst, extra={"contexts": len(logits)})
 
 
-@pytest.mark.parametrize("claim", claims("entropy_vs_temperature"))
-def test_entropy_rises_with_temperature(claim, base_next_token_logits, models, recorder):
+@pytest.mark.claims("entropy_vs_temperature")
+def test_entropy_rises_with_temperature(claim, base_next_token_logits, check):
     h = entropies(base_next_token_logits)
     rising = (np.diff(h, axis=1) >= -1e-9).all(axis=1) & (h[:, -1] > h[:, 0])
-    recorder.check(claim, float(rising.mean()), model=models.source(claim.model),
-                   extra={"contexts": len(h), "mean_entropy_by_T": dict(zip(map(str, TEMPERATURES), h.mean(0)))})
+    check(float(rising.mean()),
+          extra={"contexts": len(h), "mean_entropy_by_T": dict(zip(map(str, TEMPERATURES), h.mean(0)))})
 
 
-@pytest.mark.parametrize("claim", claims("greedy_agreement"))
-def test_low_temperature_is_near_deterministic(claim, decoding_suite, models, recorder):
+@pytest.mark.claims("greedy_agreement")
+def test_low_temperature_is_near_deterministic(claim, decoding_suite, check):
     greedy = decoding_suite.runs["greedy"].continuations
     runs = [r for name, r in decoding_suite.runs.items() if name.startswith(claim.args["strategy"])]
     same = [a == g for r in runs for a, g in zip(r.continuations, greedy)]
     agreed = [next((i for i, (x, y) in enumerate(zip(a, g)) if x != y), len(g))
               for r in runs for a, g in zip(r.continuations, greedy)]
-    recorder.check(claim, sum(same) / len(same), model=models.source(claim.model),
-                   extra={"continuations": len(same), "seeds": [r.seed for r in runs],
-                          "new_tokens": decoding_suite.max_new_tokens,
-                          "mean_tokens_before_leaving_greedy": float(np.mean(agreed))})
+    check(sum(same) / len(same),
+          extra={"continuations": len(same), "seeds": [r.seed for r in runs],
+                 "new_tokens": decoding_suite.max_new_tokens,
+                 "mean_tokens_before_leaving_greedy": float(np.mean(agreed))})
 
 
 def metric(run, name: str) -> float:
     return {"distinct-2": run.distinct(2), "perplexity": run.perplexity, "repetition": run.repetition}[name]
 
 
-@pytest.mark.parametrize("claim", claims("strategy_metric"))
-def test_decoding_strategy_metric(claim, decoding_suite, models, recorder):
+@pytest.mark.claims("strategy_metric")
+def test_decoding_strategy_metric(claim, decoding_suite, check):
     values = {s: metric(decoding_suite.runs[s], claim.args["metric"]) for s in claim.args["strategies"]}
-    recorder.check(claim, values, model=models.source(claim.model),
-                   extra={"contexts": len(decoding_suite.contexts), "new_tokens": decoding_suite.max_new_tokens})
+    check(values,
+          extra={"contexts": len(decoding_suite.contexts), "new_tokens": decoding_suite.max_new_tokens})
 
 
-@pytest.mark.parametrize("claim", claims("top_k_kept"))
-def test_top_k_keeps_k(claim, base_next_token_logits, models, recorder):
+@pytest.mark.claims("top_k_kept")
+def test_top_k_keeps_k(claim, base_next_token_logits, check):
     k = claim.args["k"]
     kept = torch.isfinite(TopKLogitsWarper(top_k=k)(NO_IDS, base_next_token_logits.clone())).sum(-1)
-    recorder.check(claim, float((kept == k).float().mean()), model=models.source(claim.model),
-                   extra={"kept_min": int(kept.min()), "kept_max": int(kept.max())})
+    check(float((kept == k).float().mean()),
+          extra={"kept_min": int(kept.min()), "kept_max": int(kept.max())})
 
 
 def nucleus_sizes(logits: torch.Tensor, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -90,20 +78,20 @@ def nucleus_sizes(logits: torch.Tensor, p: float) -> tuple[np.ndarray, np.ndarra
     return kept, top
 
 
-@pytest.mark.parametrize("claim", claims("nucleus_adapts"))
-def test_top_p_adapts_to_confidence(claim, base_next_token_logits, models, recorder):
+@pytest.mark.claims("nucleus_adapts")
+def test_top_p_adapts_to_confidence(claim, base_next_token_logits, recorder, check):
     sizes, top = nucleus_sizes(base_next_token_logits, claim.args["p"])
     rho = float(stats.spearmanr(top, sizes).statistic)
     quantiles = np.percentile(sizes, [0, 10, 25, 50, 75, 90, 100])
     recorder.add_table(EXPERIMENT, f"Nucleus size at p = {claim.args['p']} across contexts", [
         {"percentile": q, "tokens in nucleus": int(v)} for q, v in zip([0, 10, 25, 50, 75, 90, 100], quantiles)],
         note=f"{len(sizes)} FLORES-200 English contexts; Spearman(top probability, nucleus size) = {rho:.3f}.")
-    recorder.check(claim, rho, model=models.source(claim.model),
-                   extra={"contexts": len(sizes), "nucleus_size_quantiles": quantiles})
+    check(rho,
+          extra={"contexts": len(sizes), "nucleus_size_quantiles": quantiles})
 
 
-@pytest.mark.parametrize("claim", claims("chain_rule"))
-def test_chain_rule_with_kv_cache(claim, base_lm, generation_contexts, models, recorder):
+@pytest.mark.claims("chain_rule")
+def test_chain_rule_with_kv_cache(claim, base_lm, generation_contexts, check):
     _, lm, tokenizer = base_lm
     worst = 0.0
     for text in generation_contexts[:6]:
@@ -117,11 +105,11 @@ def test_chain_rule_with_kv_cache(claim, base_lm, generation_contexts, models, r
                 past = out.cache
                 step += float(torch.log_softmax(out.logits[0, -1].double(), -1)[ids[0, i + 1]])
         worst = max(worst, abs(one_pass - step))
-    recorder.check(claim, worst, model=models.source(claim.model), extra={"sequences": 6})
+    check(worst, extra={"sequences": 6})
 
 
-@pytest.mark.parametrize("claim", claims("cache_equivalence"))
-def test_cached_and_uncached_decoding_agree(claim, base_lm, generation_contexts, models, recorder):
+@pytest.mark.claims("cache_equivalence")
+def test_cached_and_uncached_decoding_agree(claim, base_lm, generation_contexts, check):
     _, lm, tokenizer = base_lm
     batch = tokenizer(generation_contexts[:8], return_tensors="pt", padding=True)
     outputs = {}
@@ -130,7 +118,7 @@ def test_cached_and_uncached_decoding_agree(claim, base_lm, generation_contexts,
             outputs[cache] = lm.generate(**batch, max_new_tokens=12, do_sample=False,
                                          use_cache=cache, pad_token_id=tokenizer.pad_token_id)
     same = (outputs[True] == outputs[False]).all(-1).float()
-    recorder.check(claim, float(same.mean()), model=models.source(claim.model), extra={"contexts": 8})
+    check(float(same.mean()), extra={"contexts": 8})
 
 
 def test_decoding_table_and_plots(decoding_suite, base_next_token_logits, recorder):

@@ -6,17 +6,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-# one catalog for section 5, loaded and validated once, by the generation module
-from test_generation_claims import CATALOG
-
-from fixtures.catalog import claim_params
-
-EXPERIMENT = CATALOG.experiment
-
-
-@pytest.fixture(scope="session")
-def prompting_spec() -> dict:
-    return CATALOG.definitions["prompting"]
+EXPERIMENT = "generation"
 
 
 def wilson(successes: list[bool]) -> tuple[float, float, float]:
@@ -26,23 +16,23 @@ def wilson(successes: list[bool]) -> tuple[float, float, float]:
     return k / n, ci.low, ci.high
 
 
-@pytest.mark.parametrize("claim", claim_params(CATALOG.by_measure("compliance_bound")))
-def test_base_model_ignores_instructions(claim, prompting_runs, models, recorder):
+@pytest.mark.claims("compliance_bound")
+def test_base_model_ignores_instructions(claim, prompting_runs, check):
     rate, low, high = wilson(prompting_runs[claim.args["condition"]].compliant)
-    recorder.check(claim, high if claim.args["bound"] == "upper" else low, model=models.source(claim.model),
-                   extra={"rate": rate, "ci95": [low, high],
-                          "n": len(prompting_runs[claim.args["condition"]].compliant)})
+    check(high if claim.args["bound"] == "upper" else low,
+          extra={"rate": rate, "ci95": [low, high],
+                 "n": len(prompting_runs[claim.args["condition"]].compliant)})
 
 
-@pytest.mark.parametrize("claim", claim_params(CATALOG.by_measure("compliance_gap")))
-def test_compliance_gap(claim, prompting_runs, models, recorder):
+@pytest.mark.claims("compliance_gap")
+def test_compliance_gap(claim, prompting_runs, check):
     better, worse = prompting_runs[claim.args["better"]], prompting_runs[claim.args["worse"]]
     b_rate, b_low, b_high = wilson(better.compliant)
     w_rate, w_low, w_high = wilson(worse.compliant)
     first, second = claim.spec["order"]
-    recorder.check(claim, {first: b_low, second: w_high}, model=models.source(claim.model),
-                   extra={claim.args["better"]: {"rate": b_rate, "ci95": [b_low, b_high]},
-                          claim.args["worse"]: {"rate": w_rate, "ci95": [w_low, w_high]}})
+    check({first: b_low, second: w_high},
+          extra={claim.args["better"]: {"rate": b_rate, "ci95": [b_low, b_high]},
+                 claim.args["worse"]: {"rate": w_rate, "ci95": [w_low, w_high]}})
 
 
 def test_prompting_table(prompting_runs, recorder):

@@ -1,4 +1,4 @@
-"""LoRA benchmarks (`pytest suites -m benchmark`): inference latency of the base model, the
+"""LoRA benchmarks (`pytest suites --benchmark-only`): inference latency of the base model, the
 unmerged adapter and the merged model (the report: "same as base model" after merging), and
 training throughput of LoRA against full fine-tuning."""
 
@@ -12,7 +12,6 @@ import torch
 from fixtures.finetune import build_classifier
 from harness.data import read_sst2
 
-pytestmark = pytest.mark.benchmark
 BATCH = 32
 
 

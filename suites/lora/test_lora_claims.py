@@ -8,30 +8,19 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from scipy.stats import binomtest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from scipy.stats import binomtest  # noqa: E402
+from fixtures.finetune import build_classifier
+from fixtures.generation import prepare_tokenizer
+from harness.collect import suite_catalog
+from harness.data import read_sst2
 
-from fixtures.catalog import catalog_for, claim_params  # noqa: E402
-from fixtures.finetune import build_classifier  # noqa: E402
-from fixtures.generation import prepare_tokenizer  # noqa: E402
-from harness.data import read_sst2  # noqa: E402
-
-MEASURES = ("q_matrix_params", "adapter_params", "adapter_overhead", "distilbert_total", "lora_trainable",
-            "lora_trainable_share", "adapter_bytes", "full_model_bytes", "trained_share", "accuracy_gap",
-            "accuracy_lower_bound", "memory_ratio", "merge_equivalence", "merged_parameters",
-            "prompting_latency", "prompting_accuracy")
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
+CATALOG = suite_catalog(__file__)
 DEFS = CATALOG.definitions
 EXPERIMENT = CATALOG.experiment
-
-
-def claims(*measures: str) -> list:
-    return claim_params(CATALOG.by_measure(*measures))
 
 
 # --- DistilBERT's architecture, no weights needed -----------------------------------------
@@ -58,10 +47,10 @@ def formula_trainable(target_modules, r: int, with_head: bool, layers: int = 6, 
     return lora + head
 
 
-@pytest.mark.parametrize("claim", claims("q_matrix_params"))
-def test_q_matrix_parameters(claim, recorder):
+@pytest.mark.claims("q_matrix_params")
+def test_q_matrix_parameters(claim, check):
     q = distilbert().distilbert.transformer.layer[0].attention.q_lin
-    recorder.check(claim, q.weight.numel(), extra={"shape": list(q.weight.shape), "bias": q.bias.numel()})
+    check(q.weight.numel(), extra={"shape": list(q.weight.shape), "bias": q.bias.numel()})
 
 
 def one_adapter_params(r: int) -> int:
@@ -70,22 +59,22 @@ def one_adapter_params(r: int) -> int:
     return sum(p.numel() for name, p in q.named_parameters() if "lora_" in name)
 
 
-@pytest.mark.parametrize("claim", claims("adapter_params"))
-def test_lora_adapter_parameters(claim, recorder):
-    recorder.check(claim, one_adapter_params(claim.args["r"]))
+@pytest.mark.claims("adapter_params")
+def test_lora_adapter_parameters(claim, check):
+    check(one_adapter_params(claim.args["r"]))
 
 
-@pytest.mark.parametrize("claim", claims("adapter_overhead"))
-def test_lora_overhead(claim, recorder):
+@pytest.mark.claims("adapter_overhead")
+def test_lora_overhead(claim, check):
     q = distilbert().distilbert.transformer.layer[0].attention.q_lin.weight.numel()
-    recorder.check(claim, {"numerator": one_adapter_params(claim.args["r"]), "denominator": q})
+    check({"numerator": one_adapter_params(claim.args["r"]), "denominator": q})
 
 
-@pytest.mark.parametrize("claim", claims("distilbert_total"))
-def test_distilbert_total(claim, recorder):
+@pytest.mark.claims("distilbert_total")
+def test_distilbert_total(claim, check):
     model = distilbert()
-    recorder.check(claim, sum(p.numel() for p in model.parameters()),
-                   extra={"without_classification_head": sum(p.numel() for p in model.distilbert.parameters())})
+    check(sum(p.numel() for p in model.parameters()),
+          extra={"without_classification_head": sum(p.numel() for p in model.distilbert.parameters())})
 
 
 def configuration_rows() -> list[dict]:
@@ -98,8 +87,8 @@ def configuration_rows() -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("claim", claims("lora_trainable", "lora_trainable_share"))
-def test_lora_trainable_parameters(claim, recorder):
+@pytest.mark.claims("lora_trainable", "lora_trainable_share")
+def test_lora_trainable_parameters(claim, recorder, check):
     a = claim.args
     trainable, total = lora_distilbert(a["target_modules"], a["r"], a["with_head"]).get_nb_trainable_parameters()
     rows = configuration_rows()
@@ -109,7 +98,7 @@ def test_lora_trainable_parameters(claim, recorder):
                             "r·(d+k) per adapted matrix (+ pre_classifier and classifier when the head trains). "
                             "The report's ~300K (~0.5%) is marked against the closest rows.")
     value = trainable if claim.measure == "lora_trainable" else trainable / total
-    recorder.check(claim, value, extra={"trainable": trainable, "total": total})
+    check(value, extra={"trainable": trainable, "total": total})
 
 
 def saved_bytes(model, folder: Path) -> int:
@@ -117,17 +106,17 @@ def saved_bytes(model, folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.iterdir() if f.suffix == ".safetensors")
 
 
-@pytest.mark.parametrize("claim", claims("adapter_bytes"))
-def test_adapter_storage(claim, recorder, tmp_path):
+@pytest.mark.claims("adapter_bytes")
+def test_adapter_storage(claim, tmp_path, check):
     a = claim.args
     size = saved_bytes(lora_distilbert(a["target_modules"], a["r"], a["with_head"]), tmp_path)
     no_head = saved_bytes(lora_distilbert(a["target_modules"], a["r"], False), tmp_path / "no-head")
-    recorder.check(claim, size, extra={"without_head_bytes": no_head, "format": "safetensors"})
+    check(size, extra={"without_head_bytes": no_head, "format": "safetensors"})
 
 
-@pytest.mark.parametrize("claim", claims("full_model_bytes"))
-def test_full_model_storage(claim, recorder, tmp_path):
-    recorder.check(claim, saved_bytes(distilbert(), tmp_path), extra={"format": "safetensors, fp32"})
+@pytest.mark.claims("full_model_bytes")
+def test_full_model_storage(claim, tmp_path, check):
+    check(saved_bytes(distilbert(), tmp_path), extra={"format": "safetensors, fp32"})
 
 
 # --- trained models ---------------------------------------------------------------------------
@@ -137,40 +126,39 @@ def wilson(correct: int, n: int) -> tuple[float, float]:
     return ci.low, ci.high
 
 
-@pytest.mark.parametrize("claim", claims("trained_share"))
-def test_lora_trains_a_tiny_fraction(claim, finetuned, models, recorder):
+@pytest.mark.claims("trained_share")
+def test_lora_trains_a_tiny_fraction(claim, finetuned, check):
     result = finetuned[claim.args["method"]]
-    recorder.check(claim, result.trainable_params / result.total_params, model=models.source(claim.model),
-                   extra={"trainable": result.trainable_params, "total": result.total_params})
+    check(result.trainable_params / result.total_params,
+          extra={"trainable": result.trainable_params, "total": result.total_params})
 
 
-@pytest.mark.parametrize("claim", claims("accuracy_gap"))
-def test_lora_close_to_full_fine_tuning(claim, finetuned, models, recorder):
+@pytest.mark.claims("accuracy_gap")
+def test_lora_close_to_full_fine_tuning(claim, finetuned, check):
     lora, full = finetuned["lora"], finetuned["full"]
-    recorder.check(claim, full.accuracy - lora.accuracy, model=models.source(claim.model),
-                   extra={"lora": lora.accuracy, "full": full.accuracy,
-                          "lora_ci95": wilson(lora.correct, lora.evaluated),
-                          "full_ci95": wilson(full.correct, full.evaluated)})
+    check(full.accuracy - lora.accuracy,
+          extra={"lora": lora.accuracy, "full": full.accuracy,
+                 "lora_ci95": wilson(lora.correct, lora.evaluated),
+                 "full_ci95": wilson(full.correct, full.evaluated)})
 
 
-@pytest.mark.parametrize("claim", claims("accuracy_lower_bound"))
-def test_far_above_chance(claim, finetuned, models, recorder):
+@pytest.mark.claims("accuracy_lower_bound")
+def test_far_above_chance(claim, finetuned, check):
     result = finetuned[claim.args["method"]]
     low, high = wilson(result.correct, result.evaluated)
-    recorder.check(claim, low, model=models.source(claim.model),
-                   extra={"accuracy": result.accuracy, "ci95": [low, high], "evaluated": result.evaluated})
+    check(low,
+          extra={"accuracy": result.accuracy, "ci95": [low, high], "evaluated": result.evaluated})
 
 
-@pytest.mark.parametrize("claim", claims("memory_ratio"))
-def test_lora_uses_less_memory(claim, finetuned, models, recorder):
+@pytest.mark.claims("memory_ratio")
+def test_lora_uses_less_memory(claim, finetuned, check):
     lora, full = finetuned["lora"], finetuned["full"]
-    recorder.check(claim, max(lora.peak_rss_delta_bytes, 1) / max(full.peak_rss_delta_bytes, 1),
-                   model=models.source(claim.model),
-                   extra={"lora_peak_rss_delta": lora.peak_rss_delta_bytes,
-                          "full_peak_rss_delta": full.peak_rss_delta_bytes,
-                          "lora_optimizer_state": lora.optimizer_state_bytes,
-                          "full_optimizer_state": full.optimizer_state_bytes,
-                          "device": "cpu (RSS)" if not torch.cuda.is_available() else "cuda"})
+    check(max(lora.peak_rss_delta_bytes, 1) / max(full.peak_rss_delta_bytes, 1),
+          extra={"lora_peak_rss_delta": lora.peak_rss_delta_bytes,
+                 "full_peak_rss_delta": full.peak_rss_delta_bytes,
+                 "lora_optimizer_state": lora.optimizer_state_bytes,
+                 "full_optimizer_state": full.optimizer_state_bytes,
+                 "device": "cpu (RSS)" if not torch.cuda.is_available() else "cuda"})
 
 
 @pytest.fixture(scope="module")
@@ -186,24 +174,24 @@ def dev_set(harness):
     return read_sst2(harness.data_dir / "sst2" / "dev.txt")
 
 
-@pytest.mark.parametrize("claim", claims("merge_equivalence"))
-def test_merged_equals_unmerged(claim, lora_classifier, dev_set, models, recorder):
+@pytest.mark.claims("merge_equivalence")
+def test_merged_equals_unmerged(claim, lora_classifier, dev_set, check):
     model, tokenizer = lora_classifier
     enc = tokenizer([e.text for e in dev_set[:32]], padding=True, return_tensors="pt")
     merged = copy.deepcopy(model).merge_and_unload().eval()
     with torch.no_grad():
         diff = float((model(**enc).logits - merged(**enc).logits).abs().max())
-    recorder.check(claim, diff, model=models.source(claim.model), extra={"sentences": 32})
+    check(diff, extra={"sentences": 32})
 
 
-@pytest.mark.parametrize("claim", claims("merged_parameters"))
-def test_merged_model_is_base_sized(claim, lora_classifier, models, recorder):
+@pytest.mark.claims("merged_parameters")
+def test_merged_model_is_base_sized(claim, lora_classifier, models, check):
     model, _ = lora_classifier
     merged = copy.deepcopy(model).merge_and_unload()
     base, _ = build_classifier(models, "encoder")
     merged_n, base_n = (sum(p.numel() for p in m.parameters()) for m in (merged, base))
-    recorder.check(claim, "same as base" if merged_n == base_n else f"{merged_n} vs {base_n}",
-                   model=models.source(claim.model), extra={"merged": merged_n, "base": base_n})
+    check("same as base" if merged_n == base_n else f"{merged_n} vs {base_n}",
+          extra={"merged": merged_n, "base": base_n})
 
 
 # --- prompting against fine-tuning ------------------------------------------------------------
@@ -257,18 +245,18 @@ def prompting_vs_finetuning(models, harness, profile, lora_classifier, dev_set, 
     return rows, len(items)
 
 
-@pytest.mark.parametrize("claim", claims("prompting_latency"))
-def test_prompting_is_slower(claim, prompting_vs_finetuning, recorder):
+@pytest.mark.claims("prompting_latency")
+def test_prompting_is_slower(claim, prompting_vs_finetuning, check):
     rows, n = prompting_vs_finetuning
-    recorder.check(claim, {k: rows[k]["ms per example"] for k in claim.spec["order"]}, extra={"examples": n})
+    check({k: rows[k]["ms per example"] for k in claim.spec["order"]}, extra={"examples": n})
 
 
-@pytest.mark.parametrize("claim", claims("prompting_accuracy"))
-def test_fine_tuning_specialises_more(claim, prompting_vs_finetuning, recorder):
+@pytest.mark.claims("prompting_accuracy")
+def test_fine_tuning_specialises_more(claim, prompting_vs_finetuning, check):
     rows, n = prompting_vs_finetuning
     best = max(rows[k]["accuracy"] for k in rows if k.startswith("prompting"))
-    recorder.check(claim, {"LoRA classifier": rows["LoRA classifier"]["accuracy"], "prompting (best)": best},
-                   extra={"rows": rows, "examples": n})
+    check({"LoRA classifier": rows["LoRA classifier"]["accuracy"], "prompting (best)": best},
+          extra={"rows": rows, "examples": n})
 
 
 def test_lora_tables_and_plots(finetuned, prompting_vs_finetuning, harness, models, recorder):

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from fixtures.attention import self_attention
-from fixtures.catalog import catalog_for, claim_params
+from harness.collect import suite_catalog
 
-MEASURES = ("token_ids", "bert_base_d_model", "embedding_table_shape", "embedding_output",
-            "absolute_positions", "layer_recomputed", "ffn_shape", "cls_head", "next_token_distribution",
-            "lm_head_recomputed")
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
-DEFS = CATALOG.definitions
+DEFS = suite_catalog(__file__).definitions
 CAUSAL = {"smollm2", "gemma3"}
-
-
-def claims(*measures: str) -> list:
-    return claim_params(CATALOG.by_measure(*measures))
 
 
 def network(models, role: str):
@@ -38,14 +28,14 @@ def encoder_run(models, role: str):
     return model, encoded, output
 
 
-@pytest.mark.parametrize("claim", claims("token_ids"))
-def test_token_ids(claim, models, recorder):
+@pytest.mark.claims("token_ids")
+def test_token_ids(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
-    recorder.check(claim, tokenizer(claim.args["text"]).input_ids, model=models.source(claim.model))
+    check(tokenizer(claim.args["text"]).input_ids)
 
 
-@pytest.mark.parametrize("claim", claims("bert_base_d_model"))
-def test_bert_base_width(claim, harness, recorder):
+@pytest.mark.claims("bert_base_d_model")
+def test_bert_base_width(claim, harness, check):
     from transformers import AutoConfig, BertConfig
 
     if harness.model_set == "hub":
@@ -57,24 +47,24 @@ def test_bert_base_width(claim, harness, recorder):
     else:
         config = BertConfig()
         origin = "transformers.BertConfig() defaults (BERT-base)"
-    recorder.check(claim, config.hidden_size, extra={"origin": origin, "layers": config.num_hidden_layers,
-                                                     "heads": config.num_attention_heads,
-                                                     "vocab": config.vocab_size})
+    check(config.hidden_size, extra={"origin": origin, "layers": config.num_hidden_layers,
+                                            "heads": config.num_attention_heads,
+                                            "vocab": config.vocab_size})
 
 
-@pytest.mark.parametrize("claim", claims("embedding_table_shape"))
-def test_embedding_table_is_vocab_by_d_model(claim, models, recorder):
+@pytest.mark.claims("embedding_table_shape")
+def test_embedding_table_is_vocab_by_d_model(claim, models, check):
     model = network(models, claim.model)
     rows, cols = model.get_input_embeddings().weight.shape
     config = model.config
     shape = "vocab x d_model" if (rows, cols) == (config.vocab_size, config.hidden_size) else f"{rows} x {cols}"
-    recorder.check(claim, shape, model=models.source(claim.model),
-                   extra={"rows": rows, "columns": cols, "vocab_size": config.vocab_size,
-                          "d_model": config.hidden_size})
+    check(shape,
+          extra={"rows": rows, "columns": cols, "vocab_size": config.vocab_size,
+                 "d_model": config.hidden_size})
 
 
-@pytest.mark.parametrize("claim", claims("embedding_output"))
-def test_embedding_output_is_sum_then_layernorm(claim, models, recorder):
+@pytest.mark.claims("embedding_output")
+def test_embedding_output_is_sum_then_layernorm(claim, models, check):
     model, encoded, output = encoder_run(models, claim.model)
     emb = model.embeddings
     ids = encoded["input_ids"]
@@ -83,22 +73,21 @@ def test_embedding_output_is_sum_then_layernorm(claim, models, recorder):
         summed = emb.word_embeddings(ids) + emb.position_embeddings(positions) \
             + emb.token_type_embeddings(torch.zeros_like(ids))
         recomputed = emb.LayerNorm(summed)
-    recorder.check(claim, float((recomputed - output.hidden_states[0]).abs().max()),
-                   model=models.source(claim.model))
+    check(float((recomputed - output.hidden_states[0]).abs().max()))
 
 
-@pytest.mark.parametrize("claim", claims("absolute_positions"))
-def test_position_embeddings_are_added(claim, models, recorder):
+@pytest.mark.claims("absolute_positions")
+def test_position_embeddings_are_added(claim, models, check):
     model = network(models, claim.model)
     tables = [name for name, module in model.named_modules()
               if isinstance(module, nn.Embedding) and "pos" in name.lower()]
     rotary = [name for name, _ in model.named_modules() if "rotary" in name.lower()]
-    recorder.check(claim, bool(tables), model=models.source(claim.model),
-                   extra={"position_tables": tables, "rotary_modules": rotary})
+    check(bool(tables),
+          extra={"position_tables": tables, "rotary_modules": rotary})
 
 
-@pytest.mark.parametrize("claim", claims("layer_recomputed"))
-def test_layer_is_attention_then_ffn_with_residuals(claim, models, recorder):
+@pytest.mark.claims("layer_recomputed")
+def test_layer_is_attention_then_ffn_with_residuals(claim, models, check):
     model, _, output = encoder_run(models, claim.model)
     heads = model.config.num_attention_heads
     worst = 0.0
@@ -110,12 +99,12 @@ def test_layer_is_attention_then_ffn_with_residuals(claim, models, recorder):
             hidden = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(a))
             y = layer.output.LayerNorm(layer.output.dense(hidden) + a)
         worst = max(worst, float((y - output.hidden_states[i + 1][0]).abs().max()))
-    recorder.check(claim, worst, model=models.source(claim.model),
-                   extra={"layers": len(model.encoder.layer)})
+    check(worst,
+          extra={"layers": len(model.encoder.layer)})
 
 
-@pytest.mark.parametrize("claim", claims("ffn_shape"))
-def test_feed_forward_network(claim, models, recorder):
+@pytest.mark.claims("ffn_shape")
+def test_feed_forward_network(claim, models, check):
     model = network(models, claim.model)
     config = model.config
     if claim.model in CAUSAL:
@@ -126,12 +115,12 @@ def test_feed_forward_network(claim, models, recorder):
         layer = model.encoder.layer[0]
         linears = ["intermediate.dense", "output.dense"]
         act = config.hidden_act
-    recorder.check(claim, f"{len(linears)} linear layers, {act}", model=models.source(claim.model),
-                   extra={"linear_layers": linears})
+    check(f"{len(linears)} linear layers, {act}",
+          extra={"linear_layers": linears})
 
 
-@pytest.mark.parametrize("claim", claims("cls_head"))
-def test_bert_task_head_reads_cls(claim, models, recorder):
+@pytest.mark.claims("cls_head")
+def test_bert_task_head_reads_cls(claim, models, check):
     from transformers import BertForSequenceClassification
 
     model, encoded, _ = encoder_run(models, claim.model)
@@ -142,9 +131,9 @@ def test_bert_task_head_reads_cls(claim, models, recorder):
         logits = classifier(**encoded).logits
         states = classifier.bert(**encoded).last_hidden_state
         recomputed = classifier.classifier(classifier.bert.pooler(states))
-    recorder.check(claim, float((logits - recomputed).abs().max()), model=models.source(claim.model),
-                   extra={"pooler_reads": "hidden state at position 0 ([CLS])",
-                          "missing_keys": list(missing.missing_keys)})
+    check(float((logits - recomputed).abs().max()),
+          extra={"pooler_reads": "hidden state at position 0 ([CLS])",
+                 "missing_keys": list(missing.missing_keys)})
 
 
 def causal_run(models, role: str):
@@ -156,21 +145,20 @@ def causal_run(models, role: str):
     return lm, tokenizer, output
 
 
-@pytest.mark.parametrize("claim", claims("next_token_distribution"))
-def test_last_position_gives_next_token_distribution(claim, models, recorder):
+@pytest.mark.claims("next_token_distribution")
+def test_last_position_gives_next_token_distribution(claim, models, check):
     lm, tokenizer, output = causal_run(models, claim.model)
     probs = torch.softmax(output.logits[0, -1].double(), dim=-1)
     top = torch.topk(probs, 5)
-    recorder.check(claim, float((probs.sum() - 1).abs()), model=models.source(claim.model),
-                   extra={"prompt": DEFS["prompt"], "vocabulary": int(probs.numel()),
-                          "top5": {tokenizer.decode([int(i)]): float(p) for p, i in zip(top.values, top.indices)}})
+    check(float((probs.sum() - 1).abs()),
+          extra={"prompt": DEFS["prompt"], "vocabulary": int(probs.numel()),
+                 "top5": {tokenizer.decode([int(i)]): float(p) for p, i in zip(top.values, top.indices)}})
 
 
-@pytest.mark.parametrize("claim", claims("lm_head_recomputed"))
-def test_lm_head_on_last_hidden_state(claim, models, recorder):
+@pytest.mark.claims("lm_head_recomputed")
+def test_lm_head_on_last_hidden_state(claim, models, check):
     lm, _, output = causal_run(models, claim.model)
     with torch.no_grad():
         recomputed = lm.lm_head(output.hidden_states[-1][0, -1])
-    recorder.check(claim, float((recomputed - output.logits[0, -1]).abs().max()),
-                   model=models.source(claim.model),
-                   extra={"tied_embeddings": bool(lm.config.tie_word_embeddings)})
+    check(float((recomputed - output.logits[0, -1]).abs().max()),
+          extra={"tied_embeddings": bool(lm.config.tie_word_embeddings)})

@@ -1,4 +1,4 @@
-"""Tokenizer throughput (pytest-benchmark). Not part of the plain run: `pytest suites -m benchmark`.
+"""Tokenizer throughput (pytest-benchmark). Not part of the plain run: `pytest suites --benchmark-only`.
 
 Targets are reported in extra_info (and compared across runs with --benchmark-compare), never
 asserted: a slow machine does not make a claim false.
@@ -11,7 +11,6 @@ import pytest
 from fixtures.tokenization import SWEEP_TOKENIZERS, FloresSweep, Vocabulary
 from harness.models import package_dir
 
-pytestmark = pytest.mark.benchmark
 LANGUAGES = ("eng_Latn", "mar_Deva")
 SWEEP_TARGET_S = 60.0
 

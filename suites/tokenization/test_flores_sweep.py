@@ -6,11 +6,8 @@ as Markdown tables, and a plot of every language's premium.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 EXPERIMENT = "tokenization"
 REPORT_LANGUAGES = ("eng_Latn", "mar_Deva", "hin_Deva")

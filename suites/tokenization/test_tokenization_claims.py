@@ -4,59 +4,47 @@ from __future__ import annotations
 
 import re
 import statistics
-from pathlib import Path
 
 import pytest
 
-from fixtures.catalog import catalog_for, claim_params
 from fixtures.tokenization import Vocabulary
 
-MEASURES = (
-    "algorithm", "marker", "casing", "unknown_character", "tokens", "token_count",
-    "token_counts", "tokens_per_word", "token_count_ratio", "flores_premium", "unk_fraction",
-    "utf8_bytes_per_char", "tokens_per_script_char", "premium_gap",
-)
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), MEASURES)
 SCRIPTS = {"Devanagari": re.compile(r"[\u0900-\u097F\uA8E0-\uA8FF]+")}
 MARKERS = ("##", "Ġ", "▁")
 MARKER_PROBE = "Tokenization splits unbelievably long words into pieces"
-
-
-def claims(*measures: str) -> list:
-    return claim_params(CATALOG.by_measure(*measures))
 
 
 def tokens_of(tokenizer, text: str) -> list[str]:
     return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False).input_ids)
 
 
-@pytest.mark.parametrize("claim", claims("algorithm"))
-def test_tokenizer_algorithm(claim, models, recorder):
+@pytest.mark.claims("algorithm")
+def test_tokenizer_algorithm(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
-    recorder.check(claim, Vocabulary(tokenizer).algorithm, model=models.source(claim.model))
+    check(Vocabulary(tokenizer).algorithm)
 
 
-@pytest.mark.parametrize("claim", claims("marker"))
-def test_marker_style(claim, models, recorder):
+@pytest.mark.claims("marker")
+def test_marker_style(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     pieces = tokens_of(tokenizer, MARKER_PROBE)
     found = [m for m in MARKERS if any(p.startswith(m) for p in pieces)]
-    recorder.check(claim, ",".join(found) or "none", model=models.source(claim.model),
-                   extra={"probe": MARKER_PROBE, "tokens": pieces})
+    check(",".join(found) or "none",
+          extra={"probe": MARKER_PROBE, "tokens": pieces})
 
 
-@pytest.mark.parametrize("claim", claims("casing"))
-def test_casing(claim, models, recorder):
+@pytest.mark.claims("casing")
+def test_casing(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     text = "Hello World, I love AI"
     decoded = tokenizer.decode(tokenizer(text, add_special_tokens=False).input_ids)
     casing = "cased" if decoded.strip() == text else \
         "lowercased" if decoded.strip() == text.lower() else f"other ({decoded!r})"
-    recorder.check(claim, casing, model=models.source(claim.model), extra={"decoded": decoded})
+    check(casing, extra={"decoded": decoded})
 
 
-@pytest.mark.parametrize("claim", claims("unknown_character"))
-def test_character_outside_vocabulary(claim, models, recorder):
+@pytest.mark.claims("unknown_character")
+def test_character_outside_vocabulary(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     vocab = Vocabulary(tokenizer)
     ids = tokenizer(claim.args["text"], add_special_tokens=False).input_ids
@@ -69,59 +57,57 @@ def test_character_outside_vocabulary(claim, models, recorder):
         handling = "byte-level"
     else:
         handling = "other"
-    recorder.check(claim, handling, model=models.source(claim.model), extra={"tokens": pieces})
+    check(handling, extra={"tokens": pieces})
 
 
-@pytest.mark.parametrize("claim", claims("tokens"))
-def test_sentence_split(claim, models, recorder):
+@pytest.mark.claims("tokens")
+def test_sentence_split(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
-    recorder.check(claim, tokens_of(tokenizer, claim.args["text"]), model=models.source(claim.model))
+    check(tokens_of(tokenizer, claim.args["text"]))
 
 
-@pytest.mark.parametrize("claim", claims("token_count"))
-def test_sentence_token_count(claim, models, recorder):
+@pytest.mark.claims("token_count")
+def test_sentence_token_count(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     pieces = tokens_of(tokenizer, claim.args["text"])
-    recorder.check(claim, len(pieces), model=models.source(claim.model), extra={"tokens": pieces})
+    check(len(pieces), extra={"tokens": pieces})
 
 
-@pytest.mark.parametrize("claim", claims("token_counts"))
-def test_misspelled_sentence_costs_more_tokens(claim, models, recorder):
+@pytest.mark.claims("token_counts")
+def test_misspelled_sentence_costs_more_tokens(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     counts = {name: len(tokens_of(tokenizer, text)) for name, text in claim.args["texts"].items()}
-    recorder.check(claim, counts, model=models.source(claim.model))
+    check(counts)
 
 
-@pytest.mark.parametrize("claim", claims("tokens_per_word"))
-def test_rare_or_misspelled_words_cost_more_tokens(claim, models, recorder):
+@pytest.mark.claims("tokens_per_word")
+def test_rare_or_misspelled_words_cost_more_tokens(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     means = {name: statistics.fmean(len(tokens_of(tokenizer, w)) for w in words)
              for name, words in claim.args["groups"].items()}
-    recorder.check(claim, means, model=models.source(claim.model))
+    check(means)
 
 
-@pytest.mark.parametrize("claim", claims("token_count_ratio"))
-def test_marathi_sentence_costs_more_than_english(claim, models, recorder):
+@pytest.mark.claims("token_count_ratio")
+def test_marathi_sentence_costs_more_than_english(claim, models, check):
     tokenizer = models.tokenizer(claim.model)
     num, den = (tokens_of(tokenizer, claim.args[k]) for k in ("numerator", "denominator"))
-    recorder.check(claim, {"numerator": len(num), "denominator": len(den)},
-                   model=models.source(claim.model), extra={"numerator_tokens": num,
-                                                            "denominator_tokens": den})
+    check({"numerator": len(num), "denominator": len(den)}, extra={"numerator_tokens": num,
+                                                   "denominator_tokens": den})
 
 
-@pytest.mark.parametrize("claim", claims("flores_premium"))
-def test_flores_premium_against_english(claim, flores_sweep, models, recorder):
+@pytest.mark.claims("flores_premium")
+def test_flores_premium_against_english(claim, flores_sweep, check):
     language = claim.args["language"]
     stats = flores_sweep.get(claim.model, language)
-    recorder.check(claim, flores_sweep.premium(claim.model, language),
-                   model=models.source(claim.model),
-                   extra={"tokens": stats.tokens,
-                          "english_tokens": flores_sweep.get(claim.model, "eng_Latn").tokens,
-                          "sentences": stats.sentences})
+    check(flores_sweep.premium(claim.model, language),
+          extra={"tokens": stats.tokens,
+                 "english_tokens": flores_sweep.get(claim.model, "eng_Latn").tokens,
+                 "sentences": stats.sentences})
 
 
-@pytest.mark.parametrize("claim", claims("unk_fraction"))
-def test_unknown_token_share(claim, models, recorder, request):
+@pytest.mark.claims("unk_fraction")
+def test_unknown_token_share(claim, models, request, check):
     tokenizer = models.tokenizer(claim.model)
     vocab = Vocabulary(tokenizer)
     if "text" in claim.args:
@@ -130,8 +116,8 @@ def test_unknown_token_share(claim, models, recorder, request):
     else:
         stats = request.getfixturevalue("flores_sweep").get(claim.model, claim.args["language"])
         unk, total = stats.unk_tokens, stats.tokens
-    recorder.check(claim, unk / total, model=models.source(claim.model),
-                   extra={"unk_tokens": unk, "tokens": total})
+    check(unk / total,
+          extra={"unk_tokens": unk, "tokens": total})
 
 
 def script_runs(text: str, script: str) -> list[str]:
@@ -145,28 +131,28 @@ def script_corpus(claim, request) -> list[str]:
     return [run for s in sentences for run in script_runs(s, claim.args["script"])]
 
 
-@pytest.mark.parametrize("claim", claims("utf8_bytes_per_char"))
-def test_script_utf8_bytes_per_character(claim, recorder, request):
+@pytest.mark.claims("utf8_bytes_per_char")
+def test_script_utf8_bytes_per_character(claim, request, check):
     runs = script_corpus(claim, request)
     chars = sum(len(r) for r in runs)
-    recorder.check(claim, sum(len(r.encode("utf-8")) for r in runs) / chars,
-                   extra={"characters": chars})
+    check(sum(len(r.encode("utf-8")) for r in runs) / chars,
+          extra={"characters": chars})
 
 
-@pytest.mark.parametrize("claim", claims("tokens_per_script_char"))
-def test_tokens_per_script_character(claim, models, recorder, request):
+@pytest.mark.claims("tokens_per_script_char")
+def test_tokens_per_script_character(claim, models, request, check):
     """Each run of the script's characters (a word) is encoded on its own, so the count holds
     only tokens for those characters (no spaces, digits or Latin text)."""
     tokenizer = models.tokenizer(claim.model)
     runs = script_corpus(claim, request)
     token_ids = Vocabulary(tokenizer).encode_ids(runs)
     tokens, chars = sum(len(ids) for ids in token_ids), sum(len(r) for r in runs)
-    recorder.check(claim, tokens / chars, model=models.source(claim.model),
-                   extra={"tokens": tokens, "characters": chars, "words": len(runs)})
+    check(tokens / chars,
+          extra={"tokens": tokens, "characters": chars, "words": len(runs)})
 
 
-@pytest.mark.parametrize("claim", claims("premium_gap"))
-def test_multilingual_vocabulary_narrows_the_gap(claim, flores_sweep, recorder):
+@pytest.mark.claims("premium_gap")
+def test_multilingual_vocabulary_narrows_the_gap(claim, flores_sweep, check):
     language = claim.args["language"]
     english = {r: flores_sweep.premium(r, language) for r in claim.args["english"]
                if r in flores_sweep.tokenizers}
@@ -175,5 +161,5 @@ def test_multilingual_vocabulary_narrows_the_gap(claim, flores_sweep, recorder):
     if not english or not multilingual:
         pytest.skip(f"needs both kinds of tokenizer; unavailable: {flores_sweep.missing}")
     first, second = claim.spec["order"]
-    recorder.check(claim, {first: min(english.values()), second: max(multilingual.values())},
-                   extra={"premiums": {**english, **multilingual}})
+    check({first: min(english.values()), second: max(multilingual.values())},
+          extra={"premiums": {**english, **multilingual}})

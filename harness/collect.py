@@ -1,0 +1,187 @@
+"""Claims become tests: `@pytest.mark.claims("measure", ...)` on a test function parametrises its
+`claim` argument with every claim of those measures in the sibling catalog.toml (test id = claim id),
+and the `check` fixture records a measurement with the claim, its model, timing and run known.
+
+Catalogs are loaded once per session and cached on the config. At collection, a catalog measure no
+test declares, a declared measure the catalog lacks, and a claim id used by two catalogs are errors.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.claims import Catalog, CatalogError, Claim, check_unique_ids, load_catalog
+from harness.record import Record, Recorder
+
+CATALOG_FILE = "catalog.toml"
+
+
+@dataclass
+class CatalogCache:
+    catalogs: dict[Path, Catalog] = field(default_factory=dict)  # those this session used
+    declared: dict[Path, set[str]] = field(default_factory=dict)  # catalog -> measures some test declares
+    modules: set[Path] = field(default_factory=set)  # test modules collected
+    all_loaded: bool = False
+
+
+CACHE_KEY = pytest.StashKey[CatalogCache]()
+
+
+def _cache(config: pytest.Config) -> CatalogCache:
+    if CACHE_KEY not in config.stash:
+        config.stash[CACHE_KEY] = CatalogCache()
+    return config.stash[CACHE_KEY]
+
+
+_LOADED: dict[tuple[Path, int, int], Catalog | CatalogError] = {}  # (path, mtime, size): once per process
+
+
+def load_once(path: Path | str) -> Catalog:
+    """A catalog, read and validated once per process (again only if the file changes). Raises CatalogError."""
+    from harness.models import model_roles
+
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+        key = (path, stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (path, -1, -1)
+    if key not in _LOADED:
+        try:
+            _LOADED[key] = load_catalog(path, models=set(model_roles()))
+        except CatalogError as exc:
+            _LOADED[key] = exc
+    found = _LOADED[key]
+    if isinstance(found, CatalogError):
+        raise found
+    return found
+
+
+def suite_catalog(module_file: Path | str) -> Catalog:
+    """The catalog next to a test module (`suite_catalog(__file__)`), for its definitions; a bad
+    catalog fails that module's collection with the one-line CatalogError."""
+    try:
+        return load_once(Path(module_file).with_name(CATALOG_FILE))
+    except CatalogError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def load(config: pytest.Config, path: Path) -> Catalog:
+    catalog = load_once(path)
+    _cache(config).catalogs[Path(catalog.path).resolve()] = catalog
+    return catalog
+
+
+def catalogs(config: pytest.Config) -> dict[str, Catalog]:
+    """Every catalog of the project (ini `harness_catalogs`) by experiment; unreadable ones left out
+    (they were reported at collection)."""
+    found = {}
+    for path in sorted(Path(config.rootpath).glob(config.getini("harness_catalogs"))):
+        try:
+            catalog = load(config, path)
+        except CatalogError:
+            continue
+        found[catalog.experiment] = catalog
+    return found
+
+
+def _check_unique_ids(config: pytest.Config) -> None:
+    """Raises CatalogError (once per session) when two catalogs share a claim id."""
+    cache = _cache(config)
+    if not cache.all_loaded:
+        cache.all_loaded = True
+        check_unique_ids(catalogs(config).values())
+
+
+def sibling_catalog(config: pytest.Config, module_path: Path | str) -> Catalog:
+    return load(config, Path(module_path).with_name(CATALOG_FILE))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "claims(*measures): parametrise `claim` with the sibling catalog's "
+                                       "claims of these measures")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    cache = _cache(metafunc.config)
+    module = Path(metafunc.definition.path).resolve()
+    cache.modules.add(module)
+    marker = metafunc.definition.get_closest_marker("claims")
+    if marker is None:
+        return
+    where = f"{metafunc.definition.nodeid}"
+    if "claim" not in metafunc.fixturenames:
+        pytest.fail(f"{where}: @pytest.mark.claims needs a `claim` argument", pytrace=False)
+    try:
+        catalog = sibling_catalog(metafunc.config, module)
+        _check_unique_ids(metafunc.config)
+    except CatalogError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    measures = set(marker.args)
+    unknown = measures - {c.measure for c in catalog.claims}
+    if not measures or unknown:
+        pytest.fail(f"{where}: @pytest.mark.claims names measure(s) {sorted(unknown)} that no claim of "
+                    f"{catalog.path} has", pytrace=False)
+    cache.declared.setdefault(Path(catalog.path).resolve(), set()).update(measures)
+    claims = catalog.by_measure(*marker.args)
+    metafunc.parametrize("claim", claims, ids=[c.id for c in claims])
+
+
+def _suite_modules(config: pytest.Config, directory: Path) -> set[Path]:
+    patterns = config.getini("python_files")
+    return {p.resolve() for p in directory.iterdir() if any(fnmatch.fnmatch(p.name, pat) for pat in patterns)}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselection: every collected test counts
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A claim whose measure no test declares would silently never run: an error, checked for every
+    catalog whose whole suite folder was collected."""
+    cache = _cache(config)
+    for path, declared in cache.declared.items():
+        if not _suite_modules(config, path.parent) <= cache.modules:
+            continue
+        orphans = [c for c in cache.catalogs[path].claims if c.measure not in declared]
+        if orphans:
+            raise pytest.UsageError(
+                f"catalog error in {path}: claim '{orphans[0].id}': field 'measure': no test declares measure "
+                f"{orphans[0].measure!r} (add @pytest.mark.claims({orphans[0].measure!r}) to the test that "
+                f"measures it)" + (f"; {len(orphans) - 1} more such claim(s)" if len(orphans) > 1 else ""))
+
+
+class Check:
+    """`check(value, extra=...)`: decide the test's claim from a measurement and record it."""
+
+    def __init__(self, claim: Claim, recorder: Recorder, model_set: str):
+        self.claim, self.recorder, self.model_set = claim, recorder, model_set
+
+    def source(self) -> Any:
+        """The claim's model as resolved in this model set (None for no single model)."""
+        from harness.models import ModelUnavailable, resolve
+
+        if len(self.claim.models) != 1:
+            return None
+        try:
+            return resolve(self.claim.model, self.model_set)
+        except ModelUnavailable:
+            return None
+
+    def __call__(self, measured: Any, *, extra: Mapping[str, Any] | None = None) -> Record:
+        return self.recorder.check(self.claim, measured, model=self.source(), extra=extra)
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest) -> Check:
+    from harness.plugin import context
+
+    claim = getattr(getattr(request.node, "callspec", None), "params", {}).get("claim")
+    if not isinstance(claim, Claim):
+        pytest.fail(f"{request.node.nodeid}: the `check` fixture needs a test marked "
+                    f"@pytest.mark.claims(...)", pytrace=False)
+    ctx = context(request.config)
+    return Check(claim, ctx.recorder, ctx.model_set)
