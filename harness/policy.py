@@ -24,7 +24,7 @@ from typing import Any
 POLICY_PATH = Path(__file__).with_name("policy.toml")
 BOUND_FIELDS = ("min", "max", "above", "below")
 
-_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
+_FIGURE = re.compile(r"[-−]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)")
 _RANGE = re.compile(r"^\s*(~?)\s*(\S+?)\s*[-–—]\s*(\S+?)\s*(\D*)$")
 _BOUND = re.compile(r"^\s*(<=|>=|≤|≥|<|>)\s*(.+)$")
 
@@ -124,11 +124,11 @@ def _figure(text: str) -> tuple[float, float]:
     match = _FIGURE.search(text)
     if not match:
         raise PolicyError(f"no figure in {text!r}")
-    digits = match.group().replace(",", "")
+    digits = match.group().replace(",", "").replace("−", "-")
     if "." in digits:
         return float(digits), 10.0 ** -len(digits.split(".")[1])
     trailing = len(digits) - len(digits.rstrip("0"))
-    return float(digits), 10.0 ** (trailing if digits.strip("0") else 0)
+    return float(digits), 10.0 ** (trailing if digits.strip("-0") else 0)
 
 
 def _power_of_ten(ratio: float) -> bool:

@@ -28,6 +28,8 @@ from harness.policy import (
     (0.005, "~0.5%", 0.004, 0.006),
     (0.02, "~2%", 0.01, 0.03),
     (384, "~384", 383, 385),
+    (-0.05, "~−0.05", -0.06, -0.04),  # a sign (typographic minus) is kept
+    (0, "~0", -1, 1),
 ])
 def test_approx_bounds_follow_the_written_digits(expected, written, low, high):
     got = approx_bounds(expected, written)
