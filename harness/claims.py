@@ -192,8 +192,9 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
 def expand(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One raw claim per role of `models`, with the catalog's [defaults] filled in.
 
-    `id` may hold `{model}` (replaced by the role); `[claim.per_model.<role>]` overrides any field
-    for that role (its `labels` and `args` are merged into the claim's), including the whole `id`.
+    `id` may hold `{model}` (replaced by the role); `per_model.<role>` overrides any field for that
+    role, the whole `id` included; its `labels` and `args` are merged with the claim's (its own keys
+    first, so a per-model label column comes before the shared ones).
     """
     cid = raw.get("id") if isinstance(raw.get("id"), str) else None
     base = {**{k: v for k, v in defaults.items() if k != "id"}, **raw}
@@ -220,7 +221,7 @@ def expand(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> l
         claim = {k: v for k, v in base.items() if k not in EXPANSION_FIELDS}
         for name, value in overrides.items():
             if name in MERGED_FIELDS and isinstance(value, dict) and isinstance(claim.get(name), dict):
-                claim[name] = {**claim[name], **value}
+                claim[name] = {**value, **{k: v for k, v in claim[name].items() if k not in value}}
             else:
                 claim[name] = value
         if "id" not in overrides and isinstance(claim.get("id"), str):
