@@ -1,12 +1,24 @@
-"""Command line: `python -m harness compare ...` (see harness/compare.py)."""
+"""Command line: `python -m harness compare|matrix|history ...` (see each module's docstring)."""
 
+import importlib
 import sys
 
-from harness.compare import main as compare_main
+COMMANDS = {"compare": "harness.compare", "matrix": "harness.matrix", "history": "harness.history"}
+USAGE = """usage: python -m harness COMMAND ...
 
-COMMANDS = {"compare": compare_main}
+  compare A B | --profile P   claims that moved or changed verdict between two runs, and timings
+  matrix                      each claim per profile/model set side by side, benchmark means per profile
+  history CLAIM_ID            a claim's measured value across all saved runs, with a plot
+
+`python -m harness COMMAND --help` for the options."""
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr)
+        return 2
+    return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
+
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python -m harness {{{','.join(COMMANDS)}}} ...")
-    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
+    sys.exit(main(sys.argv[1:]))

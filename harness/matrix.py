@@ -77,7 +77,9 @@ def render_matrix(results_dir: Path, catalogs: Mapping[str, Any], saved: SavedRu
     text = [f"{heading} Claims across profiles and model sets", "",
             "Each column is one profile and model set; each cell is the claim's latest measured value there "
             "and its verdict (`-`: not measured there).", ""]
-    text += [md_table(columns, rows) if rows else "No saved runs.", ""]
+    empty = ("No saved run measured a claim of the current catalogs (`--catalogs ''` shows every saved claim)."
+             if catalogs else "No saved runs.")
+    text += [md_table(columns, rows) if rows else empty, ""]
     bench_columns, bench_rows = benchmark_means(results_dir)
     if bench_rows:
         text += [f"{heading}# Benchmarks: pytest-benchmark means per profile", "",
@@ -99,7 +101,9 @@ def load_current_catalogs(pattern: str) -> dict[str, Any]:
     """The catalogs matching the glob (relative to the working directory); none: every saved claim."""
     from harness.claims import CatalogError, load_catalog
 
-    catalogs = {}
+    catalogs: dict[str, Any] = {}
+    if not pattern:
+        return catalogs
     for path in sorted(Path.cwd().glob(pattern)):
         try:
             catalog = load_catalog(path)
