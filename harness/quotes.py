@@ -20,8 +20,10 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 REPORT_ENV = "LLM_HARNESS_REPORT"
 REPORT_NAME = "llm-internals-report.md"
@@ -78,6 +80,26 @@ def check_quote(claim_id: str, quote: object, report_text: str, report_path: Pat
     if wanted not in normalise(report_text):
         raise QuoteError(report_path, claim_id, f"not found in the report: {quote!r} (compared after "
                                                 f"normalising markdown, typography and whitespace)")
+
+
+def quote_problem(claim: Mapping[str, Any], report_text: str, report_path: Path | str) -> str | None:
+    """For the catalog loader: the problem with a claim's `quote`, or None.
+
+    A claim quotes the report (`quote`), or, when its value comes from a published paper, names it
+    in `source` (a quote may still be given and is then checked too).
+    """
+    cid = claim.get("id") if isinstance(claim.get("id"), str) else None
+    if "quote" in claim:
+        try:
+            check_quote(cid or "?", claim["quote"], report_text, report_path)
+        except QuoteError as exc:
+            return str(exc)
+        return None
+    source = claim.get("source")
+    if isinstance(source, str) and source.strip():
+        return None
+    return str(QuoteError(report_path, cid, "missing; quote the report's words this claim checks, or name the "
+                                            "published paper its value comes from in 'source'"))
 
 
 def default_report_path(root: Path | None = None) -> Path:

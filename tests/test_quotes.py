@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.quotes import QuoteError, check_quote, default_report_path, find_quote, normalise, read_report
+from harness.quotes import (
+    QuoteError,
+    check_quote,
+    default_report_path,
+    find_quote,
+    normalise,
+    quote_problem,
+    read_report,
+)
 
 REPORT = """## 3. Experiment 2
 
@@ -84,3 +92,22 @@ def test_unreadable_report_is_a_clear_error(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(QuoteError, match="binary.md"):
         read_report(binary)
+
+
+def test_quote_problem_for_catalog_claims():
+    assert quote_problem({"id": "a", "quote": "Very High — near-synonyms"}, REPORT, "r.md") is None
+    assert quote_problem({"id": "a", "source": "Holtzman et al. 2020, Table 1"}, REPORT, "r.md") is None
+    absent = quote_problem({"id": "a", "quote": "Very Low — synonyms"}, REPORT, "r.md")
+    assert absent and "claim 'a'" in absent and "not found" in absent
+    missing = quote_problem({"id": "b"}, REPORT, "r.md")
+    assert missing and "claim 'b'" in missing and "'source'" in missing
+    sourced_but_wrong = quote_problem({"id": "c", "source": "MTEB", "quote": "not in it"}, REPORT, "r.md")
+    assert sourced_but_wrong and "not found" in sourced_but_wrong
+    assert quote_problem({"id": "d", "source": "  "}, REPORT, "r.md")
+
+
+def test_the_real_report_is_found_by_default():
+    path = default_report_path()
+    if not path.is_file():
+        pytest.skip(f"the report is not at {path} (set LLM_HARNESS_REPORT)")
+    assert find_quote("Only **A** and **B** are trained.", read_report(path))
