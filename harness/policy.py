@@ -45,6 +45,13 @@ class Bounds:
         below = value < self.high if self.high_strict else value <= self.high
         return above and below
 
+    def meets(self, low: float, high: float) -> bool:
+        """Whether an estimate's confidence interval [low, high] overlaps these bounds ([policy.sampling])."""
+        if low > high:
+            raise PolicyError(f"interval [{low}, {high}] runs backwards")
+        return not (high < self.low or (self.low_strict and high == self.low)
+                    or low > self.high or (self.high_strict and low == self.high))
+
 
 @dataclass(frozen=True)
 class WordRule:

@@ -55,6 +55,17 @@ def test_read_expression(text, scale, low, high, low_strict, high_strict):
     assert (b.low_strict, b.high_strict) == (low_strict, high_strict)
 
 
+def test_bounds_contain_values_and_meet_intervals():
+    report = read_expression("~85–88%", 0.01)  # [0.84, 0.89]
+    assert report.contains(0.84) and report.contains(0.89) and not report.contains(0.8399)
+    assert report.meets(0.818, 0.867)  # an accuracy interval that reaches the report's range
+    assert not report.meets(0.811, 0.838)
+    assert not read_expression("< 1%", 0.01).contains(0.01)
+    assert not read_expression("< 1%", 0.01).meets(0.01, 0.02)
+    with pytest.raises(PolicyError, match="backwards"):
+        report.meets(0.9, 0.8)
+
+
 def test_read_expression_rejects_a_backward_range_and_no_figure():
     with pytest.raises(PolicyError, match="backwards"):
         read_expression("88–85%")
@@ -74,6 +85,7 @@ def test_read_expression_rejects_a_backward_range_and_no_figure():
     ("every", {"min": 1.0}, {"max": 0.0}),
     ("may", {"above": 0.0}, {"below": 1.0}),
     ("slightly", {"min": 1.1, "below": 1.5}, {"max": 1 / 1.1, "above": 1 / 1.5}),
+    ("same", {"min": 1 / 1.1, "max": 1.1}, {"min": 1 / 1.1, "max": 1.1}),
 ])
 def test_word_rules(word, up, down):
     rule = word_rule(word)
