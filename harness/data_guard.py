@@ -88,7 +88,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     consequence = "accepted (--allow-missing-data)" if config.stash[GUARD_KEY].allowed else \
         "the run will exit 1 unless --allow-missing-data is given"
     return [f"harness: data directory {data_dir} lacks {', '.join(name + '/' for name in lacking)}: "
-            f"claims that need it skip; {consequence}"]
+            f"claims that need them skip; {consequence}"]
 
 
 def _convert_missing() -> Generator[None, Any, Any]:
