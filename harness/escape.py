@@ -11,7 +11,9 @@ import html
 import re
 from urllib.parse import quote
 
-_BLOCK_START = re.compile(r"^(\s*)(?:([#+*=-])|(\d+)([.)]))")
+_BLOCK_START = re.compile(r"^(\s*)(?:([#>+*=-])|(\d+)([.)]))")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY_START = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _BREAKS = re.compile(r"\s*[\r\n\t\v\f\x85\u2028\u2029]+\s*")
 
 
@@ -32,7 +34,10 @@ def md_text(text: object) -> str:
 
 
 def _inline(text: object) -> str:
-    out = html.escape(one_line(text), quote=False)  # & < > : no raw HTML, no autolinks, no comments
+    # a "<" that could open a tag, comment or autolink, and an "&" that could start an entity, are
+    # written as entities; "<= 1e-5" stays readable
+    out = _ENTITY_START.sub("&amp;", one_line(text))
+    out = _TAG_START.sub("&lt;", out)
     return out.replace("\\", "\\\\").replace("|", "\\|")
 
 

@@ -130,7 +130,7 @@ def experiment_section(view: Mapping[str, Any], results_dir: Path, experiment: s
     records = [c for c in view["claims"].values() if c["experiment"] == experiment]
     missing = [c for c in (catalog.claims if catalog else ()) if c.id in set(view.get("not_measured", ()))]
     title = catalog.title if catalog else experiment
-    parts = [f"## {md_line(title)}\n", claim_tables(records, missing, catalog, view["view"]),
+    parts = [f"## {md_text(title)}\n", claim_tables(records, missing, catalog, view["view"]),
              refuted_list(records), measured_tables(view, results_dir, experiment),
              artifacts_section(view, experiment), not_checkable_section(catalog)]
     return "\n".join(p for p in parts if p)
@@ -139,7 +139,7 @@ def experiment_section(view: Mapping[str, Any], results_dir: Path, experiment: s
 def claim_tables(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], catalog: Any,
                  where: Mapping[str, str]) -> str:
     order = {c.id: i for i, c in enumerate(catalog.claims)} if catalog else {}
-    not_measured = f"{NOT_MEASURED} (profile {where['profile']}, model set {where['model_set']})"
+    not_measured = f"{NOT_MEASURED} in {where['profile']} / {where['model_set']}"
     rows = [(r.get("table"), r["id"], {
         **(r.get("labels") or {"Claim": r["statement"]}), "Report": r["report_value"],
         "Measured": format_value(r["measured"]), "Verdict": r["verdict"], "Model": _model(r),
@@ -150,7 +150,7 @@ def claim_tables(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], c
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for table, _cid, row in sorted(rows, key=lambda t: (order.get(t[1], len(order)), t[1])):
         grouped[table or "Other claims"].append(row)
-    return "\n".join(f"### {md_line(name)}\n\n{md_table(_columns(items), items)}\n"
+    return "\n".join(f"### {md_text(name)}\n\n{md_table(_columns(items), items)}\n"
                      for name, items in grouped.items())
 
 
@@ -187,7 +187,7 @@ def measured_tables(view: Mapping[str, Any], results_dir: Path, experiment: str)
             continue
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        block = [f"### {md_line(meta['name'])}", ""]
+        block = [f"### {md_text(meta['name'])}", ""]
         if meta.get("note"):
             block += [md_line(meta["note"]), ""]
         block += [md_table(_columns(rows), rows), "", f"CSV: {md_code(meta['csv'])} (run {md_code(meta['run_id'])})",

@@ -110,8 +110,8 @@ def file_lines(summary: RunSummary) -> list[Line]:
     return [(f"results: {summary.results_dir / 'REPORT.md'} (profile {summary.profile}, model set "
              f"{summary.model_set}); claims.json and tables/ beside it", {}),
             (f"this run: {run_file}", {}),
-            (f"compare or tabulate runs: python -m harness compare --profile {summary.profile}; "
-             f"python -m harness matrix --results-dir {summary.results_dir}", {})]
+            (f"compare or tabulate runs: python -m harness compare --profile {summary.profile} --results-dir "
+             f"{summary.results_dir}; python -m harness matrix --results-dir {summary.results_dir}", {})]
 
 
 def summary_lines(summary: RunSummary, verbosity: int) -> list[Line]:

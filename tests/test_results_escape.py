@@ -60,3 +60,9 @@ def test_report_from_hostile_catalog_and_records(tmp_path, text):
     report = (tmp_path / "REPORT.md").read_text()
     structure_ok(report)
     assert "demo.unmeasured" in report and "20260101-000000-ci-1" in report
+
+
+def test_harmless_text_stays_readable():
+    assert md_text("<= 1e-05, AT&T, a > b") == "<= 1e-05, AT&T, a > b"
+    assert md_text("&lt;b&gt;") == "&amp;lt;b&amp;gt;"  # shown as written, not decoded
+    assert md_line("1. The Full Pipeline") == "1\\. The Full Pipeline"

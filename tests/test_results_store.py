@@ -35,7 +35,7 @@ def test_partial_run_keeps_earlier_records_with_their_run(tmp_path):
     report = (tmp_path / "REPORT.md").read_text()
     assert "| 20260101-000000-ci-1 | demo.a |" in report
     assert "1 measured by the latest run, 1 by earlier runs" in report
-    assert "not measured (profile ci, model set packaged)" in report
+    assert "not measured in ci / packaged" in report
     assert (tmp_path / "runs" / "ci" / "LATEST").read_text().strip() == "20260102-000000-ci-1"
     first = json.loads((tmp_path / "runs" / "ci" / "20260101-000000-ci-1" / "claims.json").read_text())
     assert set(first["claims"]) == {"demo.a", "demo.b"} and first["run"]["profile"] == "ci"
