@@ -89,9 +89,9 @@ def render_matrix(results_dir: Path, catalogs: Mapping[str, Any], saved: SavedRu
     return "\n".join(text)
 
 
-def matrix_for_report(results_dir: Path, catalogs: Mapping[str, Any]) -> str | None:
+def matrix_for_report(results_dir: Path, catalogs: Mapping[str, Any], saved: SavedRuns | None = None) -> str | None:
     """REPORT.md's cross-profile section, when more than one profile has runs."""
-    saved = load_runs(results_dir)
+    saved = saved if saved is not None else load_runs(results_dir)
     if len({profile for profile, _ in views(saved)}) < 2:
         return None
     return render_matrix(results_dir, catalogs, saved, heading="##")

@@ -300,7 +300,7 @@ def _check_view_file(path: Path) -> None:
         print(f"[harness] {path} could not be read ({problem}); kept as {aside}")
 
 
-def _write_view(results_dir: Path, view: dict[str, Any], catalogs: Mapping[str, Any]) -> Path:
+def _write_view(results_dir: Path, view: dict[str, Any], catalogs: Mapping[str, Any], saved: SavedRuns) -> Path:
     from harness.matrix import matrix_for_report
     from harness.render import render_report
 
@@ -313,7 +313,7 @@ def _write_view(results_dir: Path, view: dict[str, Any], catalogs: Mapping[str, 
         if (results_dir / name).is_dir():
             keep_aside(results_dir / name, f"a directory where {name} belongs")
     atomic_write(results_dir / "claims.json", json.dumps(view, indent=1, ensure_ascii=False))
-    report = render_report(view, results_dir, catalogs, matrix_for_report(results_dir, catalogs))
+    report = render_report(view, results_dir, catalogs, matrix_for_report(results_dir, catalogs, saved))
     atomic_write(results_dir / "REPORT.md", report)
     return results_dir / "REPORT.md"
 
@@ -340,7 +340,7 @@ def write_results(results_dir: Path, recorder: Any, run_info: Mapping[str, Any],
             for message in saved.unreadable:
                 print(f"[harness] skipped an unreadable saved run: {message}")
             view = build_view(saved, recorder.profile, recorder.model_set, catalogs)
-            report = _write_view(results_dir, view, catalogs)
+            report = _write_view(results_dir, view, catalogs, saved)
             _point_latest(results_dir, recorder.profile, saved)
     except OSError as exc:
         raise ResultsError(f"the merged results in {results_dir} could not be written ({exc}); this run's "
