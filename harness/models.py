@@ -331,6 +331,19 @@ def cache_is_valid(target: Path) -> bool:
     return model_cache.entry_problem(target) is None
 
 
+def _remove_old_layouts(cache_dir: Path, notify: Notify) -> None:
+    """Entries of earlier cache formats (format 1: per role, checked by size only) are never read again."""
+    old = [p for p in (cache_dir / "converted").glob("*-v*")
+           if p.is_dir() and p.name.rsplit("-v", 1)[-1].isdigit() and int(p.name.rsplit("-v", 1)[-1]) < CACHE_FORMAT]
+    old += [p for p in (cache_dir / "gguf").glob("*.gguf") if p.is_file()]  # format 1 assembled GGUFs in place
+    for path in old:
+        notify(f"[harness] removing {path} (an earlier cache format)")
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def prepare_gguf(source: ModelSource, cache_dir: Path, *, notify: Notify | None = None,
                  command: Callable[[Path], list[str]] | None = None) -> Path:
     """Return a directory holding the converted model and tokenizer, building it if needed.
@@ -347,6 +360,7 @@ def prepare_gguf(source: ModelSource, cache_dir: Path, *, notify: Notify | None 
     expected = {"gguf": source.spec["file"], "sha256": source.spec.get("gguf_sha256")}
 
     def convert(tmp: Path) -> None:
+        _remove_old_layouts(cache_dir, notify)
         gguf = Path(source.spec["file"]) if command else _gguf_file(source, cache_dir, notify)
         start = time.perf_counter()
         notify(f"[harness] converting {gguf.name} once into {target} (later loads read the cache)")

@@ -183,7 +183,22 @@ def test_unreachable_hub_skips_fast(monkeypatch):
     monkeypatch.setattr(models, "HUB_HOST", ("127.0.0.1", 9))  # a closed local port: nothing answers
     monkeypatch.setattr(models, "_hub_reachable", None)
     monkeypatch.setenv("HF_HUB_CACHE", "/nonexistent-hf-cache")
+    from transformers import AutoTokenizer, GPT2TokenizerFast  # noqa: F401  (imports are not the probe)
+
     start = time.monotonic()
     with pytest.raises(models.ModelUnavailable, match="not in the local Hugging Face cache"):
         models.load_tokenizer(models.resolve("gpt2", "hub"), cache_dir=None)
     assert time.monotonic() - start < 20
+
+
+def test_earlier_cache_formats_are_removed_when_building(tmp_path):
+    old_entry = tmp_path / "converted" / "gemma3-v1"
+    old_entry.mkdir(parents=True)
+    (old_entry / "model.safetensors").write_bytes(b"\0" * 1000)
+    old_gguf = tmp_path / "gguf" / "old.gguf"
+    old_gguf.parent.mkdir()
+    old_gguf.write_bytes(b"GGUF")
+    messages: list[str] = []
+    models.prepare_gguf(fake_source(), tmp_path, notify=messages.append, command=child(tmp_path / "count"))
+    assert not old_entry.exists() and not old_gguf.exists()
+    assert sum("earlier cache format" in m for m in messages) == 2
