@@ -32,7 +32,18 @@ class Profile:
 
 
 def available_profiles(path: Path = PROFILES_FILE) -> dict[str, dict[str, Any]]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    """Every profile with the file's [defaults] filled in (tables such as `targets` merged key by key),
+    so a new setting needs one line in [defaults] and only the profiles that differ say more."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    defaults = data.pop("defaults", {})
+    merged = {}
+    for name, raw in data.items():
+        profile = {**defaults, **raw}
+        for key, value in defaults.items():
+            if isinstance(value, dict) and isinstance(raw.get(key), dict):
+                profile[key] = {**value, **raw[key]}
+        merged[name] = profile
+    return merged
 
 
 def load_profile(name: str, path: Path = PROFILES_FILE) -> Profile:
@@ -41,6 +52,9 @@ def load_profile(name: str, path: Path = PROFILES_FILE) -> Profile:
         raise ProfileError(f"unknown profile {name!r}; valid profiles: {', '.join(profiles)} "
                            f"(defined in {path})")
     raw = dict(profiles[name])
+    missing = [k for k in ("description", "device", "dtype", "threads", "seed") if k not in raw]
+    if missing:
+        raise ProfileError(f"profile {name!r} in {path} lacks {', '.join(missing)} (and [defaults] has none)")
     core = {k: raw.pop(k) for k in ("description", "device", "dtype", "threads", "seed")}
     return Profile(name=name, settings=raw, **core)
 

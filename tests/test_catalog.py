@@ -57,6 +57,12 @@ BAD = [
     ("bad id characters", ('id = "demo.one"', 'id = "Demo One"'), "Demo One", "id"),
     ("empty refutation reason", ('expected = 1\n', 'expected = 1\nrefuted = " "\n'), "demo.one", "refuted"),
     ("missing experiment", ('experiment = "demo"\n', ''), None, "experiment"),
+    ("infinite tolerance", ('tolerance = 0.5', 'tolerance = inf'), "demo.two", "tolerance"),
+    ("infinite expected value", ('expected = 3\n', 'expected = -inf\n'), "demo.two", "expected"),
+    ("NaN expected value", ('expected = 3\n', 'expected = nan\n'), "demo.two", "expected"),
+    ("exact count written as text", ('expected = 1\n', 'expected = "1"\n'), "demo.one", "expected"),
+    ("exact number written as text", ('expected = 1\n', 'expected = "1e3"\n'), "demo.one", "expected"),
+    ("unknown top-level field", ('title = "Demo"', 'titel = "Demo"'), None, "titel"),
 ]
 
 
@@ -86,6 +92,67 @@ def test_unknown_model_role(tmp_path):
     text = GOOD.replace('measure = "count"\ncheck = "exact"', 'measure = "count"\nmodel = "gpt5"\ncheck = "exact"')
     with pytest.raises(CatalogError, match="field 'model'.*gpt5"):
         load_catalog(write(tmp_path, text), models={"gpt2", "bert"})
+
+
+@pytest.mark.parametrize("bounds", ["min = -inf", "max = inf", "below = nan", "above = inf"])
+def test_range_bounds_must_be_finite(tmp_path, bounds):
+    text = GOOD.replace('check = "exact"\nexpected = 1', f'check = "range"\n{bounds}')
+    with pytest.raises(CatalogError, match=f"claim 'demo.one': field '{bounds.split()[0]}': must be a finite"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_binary_file_names_the_file(tmp_path):
+    path = tmp_path / "catalog.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary")
+    with pytest.raises(CatalogError, match=r"catalog.toml: not a UTF-8 text file") as info:
+        load_catalog(path)
+    assert str(path) in str(info.value)
+
+
+EXPANDED = '''
+experiment = "demo"
+section = "2"
+
+[defaults]
+table = "Shared table"
+
+[[claim]]
+id = "demo.algorithm.{model}"
+models = ["bert", "gpt2", "sentencepiece"]
+statement = "uses BPE"
+measure = "algorithm"
+check = "exact"
+expected = "BPE"
+labels = { Property = "algorithm" }
+per_model.bert = { statement = "uses WordPiece", expected = "WordPiece", labels = { Family = "BERT" } }
+per_model.sentencepiece = { id = "demo.algorithm.llama", refuted = "not LLaMA's own vocabulary" }
+'''
+
+
+def test_one_claim_per_model_with_overrides(tmp_path):
+    claims = load_catalog(write(tmp_path, EXPANDED), models={"bert", "gpt2", "sentencepiece"}).claims
+    assert [c.id for c in claims] == ["demo.algorithm.bert", "demo.algorithm.gpt2", "demo.algorithm.llama"]
+    bert, gpt2, llama = claims
+    assert [c.model for c in claims] == ["bert", "gpt2", "sentencepiece"]
+    assert (bert.statement, bert.spec["expected"]) == ("uses WordPiece", "WordPiece")
+    assert (gpt2.statement, gpt2.spec["expected"]) == ("uses BPE", "BPE")
+    assert list(bert.labels.items()) == [("Family", "BERT"), ("Property", "algorithm")]
+    assert gpt2.labels == {"Property": "algorithm"}
+    assert llama.refuted and not gpt2.refuted
+    assert all(c.table == "Shared table" for c in claims)
+
+
+@pytest.mark.parametrize("change, field", [
+    (('models = ["bert", "gpt2", "sentencepiece"]', 'models = ["bert", "bert"]'), "models"),
+    (('per_model.bert', 'per_model.opt'), "per_model"),
+    (('id = "demo.algorithm.{model}"', 'id = "demo.algorithm"'), "id"),
+    (('expected = "WordPiece"', 'expected = 3.5, tolerance = 1'), "tolerance"),
+    (('models = ["bert", "gpt2", "sentencepiece"]', 'models = ["bert", "gpt2", "sentencepiece"]\nmodel = "bert"'),
+     "model"),
+])
+def test_bad_expansion_names_the_field(tmp_path, change, field):
+    with pytest.raises(CatalogError, match=f"field '{field}'"):
+        load_catalog(write(tmp_path, EXPANDED.replace(*change)), models={"bert", "gpt2", "sentencepiece", "opt"})
 
 
 def test_unreadable_file(tmp_path):

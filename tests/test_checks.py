@@ -1,8 +1,10 @@
 """The check kinds decide holds / does not hold correctly, and say what they compared."""
 
+import math
+
 import pytest
 
-from harness.checks import decide, describe_expectation
+from harness.checks import CHECKS, SpecError, Verdict, decide, describe_expectation
 
 
 @pytest.mark.parametrize("check, spec, measured, holds", [
@@ -60,3 +62,44 @@ def test_measured_nan_is_an_error_not_a_pass():
 ])
 def test_report_value_is_described(check, spec, text):
     assert describe_expectation(check, spec) == text
+
+
+def test_verdicts_are_the_strings_results_hold():
+    assert [v.value for v in Verdict] == ["holds", "refuted", "refuted (known)", "holds (catalog marks it refuted)"]
+    assert Verdict.of(True, None) == "holds" and f"{Verdict.of(False, 'why')}" == "refuted (known)"
+    assert Verdict.of(True, "why") is Verdict.HOLDS_BUT_MARKED and Verdict.of(False, None) is Verdict.REFUTED
+
+
+@pytest.mark.parametrize("check, spec, bounds", [
+    ("approx", {"expected": 3, "tolerance": 0.5}, (2.5, 3.5)),
+    ("approx", {"expected": 10, "rel_tolerance": 0.1}, (9.0, 11.0)),
+    ("range", {"min": 1, "below": 2}, (1.0, 2.0)),
+    ("range", {"above": 0}, (0.0, math.inf)),
+    ("ratio", {"expected": 0.5}, (0.5, 0.5)),
+    ("exact", {"expected": 4}, (4.0, 4.0)),
+    ("exact", {"expected": "BPE"}, None),
+    ("ordering", {"order": ["a", "b"]}, None),
+])
+def test_bounds(check, spec, bounds):
+    assert CHECKS[check].bounds(spec) == bounds
+
+
+@pytest.mark.parametrize("check, spec, field", [
+    ("approx", {"expected": 3, "tolerance": math.inf}, "tolerance"),
+    ("approx", {"expected": -math.inf, "tolerance": 1}, "expected"),
+    ("approx", {"expected": math.nan, "tolerance": 1}, "expected"),
+    ("range", {"max": math.inf}, "max"),
+    ("exact", {"expected": [1.0, math.inf]}, "expected"),
+    ("range", {"min": 2, "max": 1}, "min"),
+    ("ratio", {"tolerance": 1, "min": 0}, "expected"),
+    ("monotonic", {"direction": "sideways"}, "direction"),
+])
+def test_each_kind_validates_its_fields(check, spec, field):
+    with pytest.raises(SpecError) as info:
+        CHECKS[check].validate(spec)
+    assert info.value.field == field
+
+
+def test_exact_number_against_measured_text_is_an_error():
+    with pytest.raises(TypeError, match="not the same kind"):
+        decide("exact", {"expected": 3}, "3")
