@@ -51,7 +51,7 @@ def _start(code: str, *args: str) -> subprocess.Popen:
 
 def test_two_first_time_runs_share_one_conversion(tmp_path):
     cache, counter = tmp_path / "cache", tmp_path / "count"
-    runs = [_start(RUN, str(cache), str(counter), "2.0") for _ in range(2)]
+    runs = [_start(RUN, str(cache), str(counter), "5.0") for _ in range(2)]  # a slow conversion: they overlap
     outputs = [run.communicate(timeout=180)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert all("READY" in out for out in outputs)
