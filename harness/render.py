@@ -6,7 +6,6 @@ Every piece of text from catalogs, records and tables goes through harness/escap
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -255,8 +254,3 @@ def run_time_section(run: Mapping[str, Any]) -> str:
             f"{md_code(run.get('profile'))}. Targets come from the profile and are reported, never asserted.\n\n"
             + md_table(list(rows[0]), rows) + "\n")
 
-
-def short_json(value: Any, width: int = 80) -> str:
-    """A value as one short line for comparison tables."""
-    text = format_value(value) if not isinstance(value, (dict, list)) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= width else text[: width - 3] + "..."
