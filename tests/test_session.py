@@ -32,20 +32,23 @@ args = { a = 2, b = 2 }
 refuted = "arithmetic"
 '''
 SUITE = '''
-from pathlib import Path
 import pytest
-from fixtures.catalog import catalog_for, claim_params
 
-CATALOG = catalog_for(Path(__file__).with_name("catalog.toml"), ["sum"])
-
-@pytest.mark.parametrize("claim", claim_params(CATALOG.claims))
-def test_sum(claim, recorder):
-    recorder.check(claim, claim.args["a"] + claim.args["b"])
+@pytest.mark.claims("sum")
+def test_sum(claim, check):
+    check(claim.args["a"] + claim.args["b"])
 '''
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One cache for every child run: the host's limits are measured once, not per run."""
+    return tmp_path_factory.mktemp("harness-cache")
+
+
 @pytest.fixture
-def demo(pytester, tmp_path, monkeypatch):
+def demo(pytester, tmp_path, monkeypatch, shared_cache):
+    monkeypatch.setenv("LLM_HARNESS_CACHE", str(shared_cache))
     for var in ("LLM_HARNESS_PROFILE", "LLM_HARNESS_MODEL_SET", "LLM_HARNESS_RESULTS", "LLM_HARNESS_DATA"):
         monkeypatch.delenv(var, raising=False)
     pytester.makeconftest(CONFTEST)
@@ -221,3 +224,52 @@ def test_each_model_loads_once_per_session(demo):
     run = results(demo)["runs"][results(demo)["latest_run"]]
     loads = {(m["role"], m["kind"]): m["loads"] for m in run["model_loads"]}
     assert loads == {("bert", "tokenizer"): 1}
+
+
+def test_a_measure_no_test_declares_is_an_error(demo):
+    (demo.path / "suites" / "demo" / "catalog.toml").write_text(
+        CATALOG + '\n[[claim]]\nid = "demo.orphan"\nstatement = "s"\nmeasure = "product"\ncheck = "exact"\n'
+                  'expected = 4\n')
+    run = demo.runpytest_subprocess("suites")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines(["*catalog.toml: claim 'demo.orphan': field 'measure': no test declares measure "
+                              "'product'*"])
+    # a subset of the folder's modules does not know every measure: no error then
+    (demo.path / "suites" / "demo" / "test_other.py").write_text("def test_other():\n    pass\n")
+    demo.runpytest_subprocess("suites/demo/test_other.py").assert_outcomes(passed=1)
+
+
+def test_duplicate_ids_across_catalogs_stop_collection(demo):
+    other = demo.path / "suites" / "other"
+    other.mkdir()
+    (other / "catalog.toml").write_text(CATALOG.replace('experiment = "demo"', 'experiment = "other"'))
+    (other / "test_other.py").write_text(SUITE)
+    run = demo.runpytest_subprocess("suites")
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    run.stdout.fnmatch_lines(["*claim 'demo.holds': field 'id': duplicate id: also defined in*"])
+
+
+def test_a_declared_measure_the_catalog_lacks_is_an_error(demo):
+    (demo.path / "suites" / "demo" / "test_demo.py").write_text(SUITE.replace('claims("sum")', 'claims("sum", "sums")'))
+    run = demo.runpytest_subprocess("suites")
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    run.stdout.fnmatch_lines(["*names measure(s) ?'sums'? that no claim of*catalog.toml has*"])
+
+
+@pytest.mark.parametrize("seed", ["-1", "1e23", "4294967296", "abc"])
+def test_bad_seed_is_a_usage_error(demo, seed):
+    run = demo.runpytest_subprocess("suites", f"--seed={seed}")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines([f"*--seed {seed}: must be*"])
+
+
+def test_check_records_the_claims_model(demo):
+    (demo.path / "suites" / "demo" / "catalog.toml").write_text(
+        CATALOG + '\n[[claim]]\nid = "demo.vocab"\nstatement = "s"\nmeasure = "vocab"\nmodel = "bert"\n'
+                  'check = "range"\nabove = 1000\n')
+    (demo.path / "suites" / "demo" / "test_vocab.py").write_text(
+        "import pytest\n@pytest.mark.claims('vocab')\ndef test_vocab(claim, models, check):\n"
+        "    check(len(models.tokenizer(claim.model)))\n")
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=2, xfailed=1)
+    record = results(demo)["claims"]["demo.vocab"]
+    assert record["model_role"] == "bert" and record["model_package"] and record["duration_s"] is not None
