@@ -6,7 +6,6 @@ and one-off preparation messages (GGUF conversion) through `notify`.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,10 +52,7 @@ class ModelStore:
         if source.model_set != "packaged" or source.spec.get("loader") != "gguf":
             return 0.0
         start = time.perf_counter()
-        if self.notify is not None and "notify" in inspect.signature(models.prepare_gguf).parameters:
-            models.prepare_gguf(source, self.cache_dir, notify=self.notify)
-        else:
-            models.prepare_gguf(source, self.cache_dir)
+        models.prepare_gguf(source, self.cache_dir, notify=self.notify)
         return time.perf_counter() - start
 
     def tokenizer(self, role: str) -> Any:
