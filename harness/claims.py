@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import CHECKS, SpecError, describe_expectation
+from harness.quotes import QuoteError, check_quote
+
+Report = tuple[Path | str, str]  # the report's path and text, for validating quotes
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -35,6 +38,7 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     "labels": (dict,),
     "note": (str,),
     "source": (str,),
+    "quote": (str,),
 }
 EXPANSION_FIELDS = {"models": (list,), "per_model": (dict,)}  # one claim per listed role
 MERGED_FIELDS = ("labels", "args")  # per-model values are merged into the claim's, not replacing them
@@ -72,6 +76,7 @@ class Claim:
     labels: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
     source: str | None = None  # citation for a reference value not taken from the report
+    quote: str | None = None  # the report's own words this claim checks (validated against the report)
     path: str = ""
 
     @property
@@ -116,8 +121,23 @@ def _check_type(path: Path, cid: str | None, name: str, value: Any, types: tuple
                                             f"{type(value).__name__} {value!r}")
 
 
+def _check_quote(path: Path, cid: str, raw: Mapping[str, Any], report: Report) -> None:
+    """A claim quotes the report (`quote`, found in it), or names the published paper it checks (`source`)."""
+    report_path, report_text = report
+    if "quote" in raw:
+        try:
+            check_quote(cid, raw["quote"], report_text, report_path)
+        except QuoteError as exc:
+            raise CatalogError(path, cid, "quote", f"{exc.problem} (report: {report_path})") from None
+    elif not (isinstance(raw.get("source"), str) and raw["source"].strip()):
+        raise CatalogError(path, cid, "quote", f"missing: quote the words of the report ({report_path}) this "
+                                               f"claim checks, or name the published paper its value comes "
+                                               f"from in 'source'")
+
+
 def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, Any],
-                    measures: Iterable[str] | None, models: Iterable[str] | None) -> Claim:
+                    measures: Iterable[str] | None, models: Iterable[str] | None,
+                    report: Report | None = None) -> Claim:
     cid = raw.get("id") if isinstance(raw.get("id"), str) else None
     for name in REQUIRED:
         if name not in raw:
@@ -179,13 +199,15 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         if bad:
             raise CatalogError(path, cid, "refuted_in", f"unknown model set(s) {bad}; known: "
                                                         f"{', '.join(MODEL_SETS)}")
+    if report is not None:
+        _check_quote(path, cid, raw, report)
     return Claim(
         id=cid, experiment=defaults["experiment"], section=str(section), statement=raw["statement"],
         measure=measure, check=check, spec=spec,
         models=claim_models, args=raw.get("args", {}), refuted=raw.get("refuted"),
         refuted_in=tuple(raw.get("refuted_in", ())),
         table=raw.get("table"), labels=labels, note=raw.get("note"), source=raw.get("source"),
-        path=str(path),
+        quote=raw.get("quote"), path=str(path),
     )
 
 
@@ -249,8 +271,12 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_catalog(path: Path | str, *, measures: Iterable[str] | None = None,
-                 models: Iterable[str] | None = None) -> Catalog:
-    """Read and validate one catalog file. Raises CatalogError on the first problem."""
+                 models: Iterable[str] | None = None, report: Report | None = None) -> Catalog:
+    """Read and validate one catalog file. Raises CatalogError on the first problem.
+
+    With `report` (its path and text), every claim must quote it (`quote`, found in the text after
+    harness.quotes.normalise) or name a published `source` instead.
+    """
     path = Path(path)
     data = read_toml(path)
     for name in data:
@@ -274,7 +300,7 @@ def load_catalog(path: Path | str, *, measures: Iterable[str] | None = None,
         if not isinstance(entry, dict):
             raise CatalogError(path, None, f"claim[{index}]", "each claim must be a table")
         for raw in expand(path, entry, claim_defaults):
-            claim = _validate_claim(path, raw, defaults, measures, models)
+            claim = _validate_claim(path, raw, defaults, measures, models, report)
             if claim.id in seen:
                 raise CatalogError(path, claim.id, "id", f"duplicate id (claims #{seen[claim.id] + 1} "
                                                          f"and #{index + 1})")

@@ -4,6 +4,8 @@ and the `check` fixture records a measurement with the claim, its model, timing 
 
 Catalogs are loaded once per session and cached on the config. At collection, a catalog measure no
 test declares, a declared measure the catalog lacks, and a claim id used by two catalogs are errors.
+Every claim's `quote` is checked against the report (`--report-file`, $LLM_HARNESS_REPORT, or
+../shared/report/llm-internals-report.md); a report that cannot be read is a usage error.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 from harness.claims import Catalog, CatalogError, Claim, check_unique_ids, load_catalog
+from harness.quotes import QuoteError, default_report_path, read_report
 from harness.record import Record, Recorder
 
 CATALOG_FILE = "catalog.toml"
@@ -39,22 +42,31 @@ def _cache(config: pytest.Config) -> CatalogCache:
     return config.stash[CACHE_KEY]
 
 
-_LOADED: dict[tuple[Path, int, int], Catalog | CatalogError] = {}  # (path, mtime, size): once per process
+_LOADED: dict[tuple[Path, int, int, Path], Catalog | CatalogError] = {}  # once per process and report
+_REPORT: list[Path] = []  # the session's report file, set at configure (the default until then)
+
+
+def report_file() -> Path:
+    """The report the claims quote: the session's `--report-file`, else the default."""
+    return _REPORT[0] if _REPORT else default_report_path()
 
 
 def load_once(path: Path | str) -> Catalog:
-    """A catalog, read and validated once per process (again only if the file changes). Raises CatalogError."""
+    """A catalog, read and validated (quotes against `report_file()`) once per process, again only if the
+    file changes. Raises CatalogError."""
     from harness.models import model_roles
 
-    path = Path(path).resolve()
+    path, report = Path(path).resolve(), report_file()
     try:
         stat = path.stat()
-        key = (path, stat.st_mtime_ns, stat.st_size)
+        key = (path, stat.st_mtime_ns, stat.st_size, report)
     except OSError:
-        key = (path, -1, -1)
+        key = (path, -1, -1, report)
     if key not in _LOADED:
         try:
-            _LOADED[key] = load_catalog(path, models=set(model_roles()))
+            _LOADED[key] = load_catalog(path, models=set(model_roles()), report=(report, read_report(report)))
+        except QuoteError as exc:
+            _LOADED[key] = CatalogError(path, None, None, str(exc))
         except CatalogError as exc:
             _LOADED[key] = exc
     found = _LOADED[key]
@@ -103,7 +115,20 @@ def sibling_catalog(config: pytest.Config, module_path: Path | str) -> Catalog:
     return load(config, Path(module_path).with_name(CATALOG_FILE))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("harness").addoption(
+        "--report-file", default=None,
+        help="the report whose words the claims quote (default: $LLM_HARNESS_REPORT, else "
+             "../shared/report/llm-internals-report.md)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--report-file", None)
+    report = Path(chosen).expanduser() if chosen else default_report_path()
+    if not report.is_file():
+        raise pytest.UsageError(f"report file not found: {report} (the claims quote it; pass --report-file PATH "
+                                f"or set $LLM_HARNESS_REPORT)")
+    _REPORT[:] = [report.resolve()]
     config.addinivalue_line("markers", "claims(*measures): parametrise `claim` with the sibling catalog's "
                                        "claims of these measures")
 

@@ -49,6 +49,7 @@ class Record:
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     stands_for: str | None = None  # what the packaged model stands in for (ModelSource.stands_for)
+    quote: str | None = None  # the report's own words the claim checks
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Recorder:
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
             labels=dict(claim.labels), note=claim.note, source=claim.source,
             extra=jsonable(dict(extra or {})), stands_for=getattr(model, "stands_for", None),
+            quote=claim.quote,
         )
         self.records[claim.id] = record
         if not decision.holds:

@@ -172,3 +172,67 @@ def test_project_catalogs_are_valid_and_ids_unique():
     catalogs = [load_catalog(p) for p in sorted(root.glob("suites/*/catalog.toml"))]
     assert catalogs
     check_unique_ids(catalogs)
+
+
+REPORT_TEXT = """## 2. Tokenization
+
+| **BPE** (Byte-Pair Encoding) | GPT-2, OPT |
+
+Sentence embeddings are **context-free** (they produce one vector
+per sentence by pooling token embeddings).
+"""
+QUOTED = GOOD.replace('statement = "one is one"', 'statement = "one is one"\nquote = "GPT-2, OPT"').replace(
+    'statement = "about three"', 'statement = "about three"\nsource = "Someone et al. 2023, Table 1"')
+
+
+def report(tmp_path: Path) -> tuple[Path, str]:
+    path = write(tmp_path, REPORT_TEXT, "report.md")
+    return path, REPORT_TEXT
+
+
+def test_quotes_and_sources_load_with_the_report(tmp_path):
+    claims = load_catalog(write(tmp_path, QUOTED), report=report(tmp_path)).claims
+    assert claims[0].quote == "GPT-2, OPT" and claims[1].source.startswith("Someone")
+
+
+def test_a_quote_differing_only_in_emphasis_and_whitespace_is_found(tmp_path):
+    quote = "Sentence embeddings are *context-free*  (they produce one vector per sentence"
+    text = QUOTED.replace('quote = "GPT-2, OPT"', f'quote = "{quote}"')
+    assert load_catalog(write(tmp_path, text), report=report(tmp_path)).claims[0].quote == quote
+
+
+@pytest.mark.parametrize("change, problem", [
+    (('quote = "GPT-2, OPT"', 'quote = "GPT-2, OPT, LLaMA"'), "not found in the report"),
+    (('quote = "GPT-2, OPT"', 'quote = "sentence embeddings are context-free"'), "not found in the report"),
+    (('quote = "GPT-2, OPT"\n', ''), "missing"),
+    (('quote = "GPT-2, OPT"', 'quote = 3'), "must be a string"),
+])
+def test_a_quote_not_in_the_report_names_file_claim_and_field(tmp_path, change, problem):
+    path = write(tmp_path, QUOTED.replace(*change))
+    report_path, _ = report(tmp_path)
+    with pytest.raises(CatalogError, match=problem) as info:
+        load_catalog(path, report=report(tmp_path))
+    message = str(info.value)
+    assert str(path) in message and "claim 'demo.one'" in message and "field 'quote'" in message
+    if problem != "must be a string":
+        assert str(report_path) in message
+
+
+def test_each_expanded_claim_gets_its_quote(tmp_path):
+    text = EXPANDED.replace('labels = { Property = "algorithm" }', 'labels = { Property = "algorithm" }\n'
+                            'quote = "Byte-Pair Encoding"').replace(
+        'labels = { Family = "BERT" } }', 'labels = { Family = "BERT" }, quote = "GPT-2, OPT" }')
+    claims = load_catalog(write(tmp_path, text), report=report(tmp_path)).claims
+    assert [c.quote for c in claims] == ["GPT-2, OPT", "Byte-Pair Encoding", "Byte-Pair Encoding"]
+
+
+def test_every_project_claim_quotes_the_report_or_names_its_source():
+    from harness.quotes import default_report_path, read_report
+
+    path = default_report_path()
+    if not path.is_file():
+        pytest.skip(f"the report is not at {path} (set $LLM_HARNESS_REPORT)")
+    root = Path(__file__).resolve().parent.parent
+    claims = [c for p in sorted(root.glob("suites/*/catalog.toml"))
+              for c in load_catalog(p, report=(path, read_report(path))).claims]
+    assert claims and all(c.quote or c.source for c in claims)
