@@ -21,6 +21,31 @@ HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
 NOT_MEASURED = "not measured"
 VERDICT_ORDER = (HOLDS, REFUTED_KNOWN, REFUTED, HOLDS_BUT_MARKED)
 
+# Verdict groups: a claim that does not hold says the report is wrong only when the report's own model or
+# vocabulary ran (`stands_for` is None); on a stand-in it says the stand-in differs, which is informative.
+REPORT_WRONG = "report wrong"
+REPORT_WRONG_UNEXPLAINED = "report wrong (unexplained)"
+STAND_IN_DIFFERS = "stand-in differs"
+GROUP_ORDER = (HOLDS, REPORT_WRONG, REPORT_WRONG_UNEXPLAINED, STAND_IN_DIFFERS, HOLDS_BUT_MARKED)
+
+
+def verdict_group(record: Mapping[str, Any]) -> str:
+    """The group of a record's verdict (GROUP_ORDER); the verdict itself (and the pytest outcome) is unchanged."""
+    verdict = record["verdict"]
+    if verdict not in (REFUTED, REFUTED_KNOWN):
+        return verdict
+    if record.get("stands_for"):
+        return STAND_IN_DIFFERS
+    return REPORT_WRONG if verdict == REFUTED_KNOWN else REPORT_WRONG_UNEXPLAINED
+
+
+def model_ran(record: Mapping[str, Any]) -> str:
+    """The model that ran, and what it stands in for: "all-MiniLM-L6-v2, standing in for BERT-base"."""
+    model = record.get("model") or record.get("model_role") or ""
+    if record.get("stands_for"):
+        model += f", standing in for {record['stands_for']}"
+    return model
+
 
 def format_value(value: Any, limit: int = 40) -> str:
     """A measured value as short text: floats to 4 significant digits, long lists cut."""
@@ -114,15 +139,18 @@ def header(view: Mapping[str, Any], latest: Mapping[str, Any]) -> str:
 def summary(view: Mapping[str, Any], experiments: Sequence[str], catalogs: Mapping[str, Any]) -> str:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for record in view["claims"].values():
-        counts[record["experiment"]][record["verdict"]] += 1
+        counts[record["experiment"]][verdict_group(record)] += 1
     for experiment, missing in _not_measured_claims(view, catalogs).items():
         counts[experiment][NOT_MEASURED] += len(missing)
     rows = [{"Experiment": e, "Claims": sum(counts[e].values()),
-             **{v: counts[e].get(v, 0) for v in (*VERDICT_ORDER, NOT_MEASURED)}}
+             **{v: counts[e].get(v, 0) for v in (*GROUP_ORDER, NOT_MEASURED)}}
             for e in experiments if sum(counts[e].values())]
     if not rows:
         return ""
-    return "## Summary\n\n" + md_table(list(rows[0]), rows) + "\n"
+    return ("## Summary\n\n*report wrong*: the claim does not hold on the report's own model or vocabulary "
+            "(*unexplained*: the catalog records no reason yet). *stand-in differs*: it does not hold on a model "
+            "standing in for the report's; informative, not a report error.\n\n" + md_table(list(rows[0]), rows)
+            + "\n")
 
 
 def experiment_section(view: Mapping[str, Any], results_dir: Path, experiment: str, catalog: Any) -> str:
@@ -141,7 +169,7 @@ def claim_tables(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], c
     not_measured = f"{NOT_MEASURED} in {where['profile']} / {where['model_set']}"
     rows = [(r.get("table"), r["id"], {
         **(r.get("labels") or {"Claim": r["statement"]}), "Report": r["report_value"],
-        "Measured": format_value(r["measured"]), "Verdict": r["verdict"], "Model": _model(r),
+        "Measured": format_value(r["measured"]), "Verdict": r["verdict"], "Model": model_ran(r),
         "Run": r.get("run_id") or "", "Id": r["id"]}) for r in records]
     rows += [(c.table, c.id, {**(dict(c.labels) or {"Claim": c.statement}), "Report": c.report_value,
                               "Measured": "", "Verdict": not_measured, "Model": c.model or "", "Run": "",
@@ -153,24 +181,28 @@ def claim_tables(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], c
                      for name, items in grouped.items())
 
 
-def _model(record: Mapping[str, Any]) -> str:
-    model = record.get("model_role") or ""
-    if record.get("stands_for"):
-        model += f" (for {record['stands_for']})"
-    return model
+def _refuted_line(r: Mapping[str, Any]) -> str:
+    quote = f" The report: \"{md_text(r['quote'])}\"." if r.get("quote") else ""
+    model = f" Model: {md_text(model_ran(r))}." if r.get("model") or r.get("model_role") else ""
+    why = f" Why: {md_text(r['known_refutation'])}" if r.get("known_refutation") else \
+        " (not yet explained in the catalog)"
+    return (f"- {md_code(r['id'])}:{quote} Report's value: {md_text(r['report_value'])}; measured: "
+            f"{md_text(r.get('detail', ''))}.{model}{why}")
 
 
 def refuted_list(records: Sequence[Mapping[str, Any]]) -> str:
-    refuted = sorted((r for r in records if r["verdict"] in (REFUTED, REFUTED_KNOWN)), key=lambda r: r["id"])
-    if not refuted:
-        return ""
-    lines = ["### Where the report is wrong", ""]
-    for r in refuted:
-        why = f" Why: {md_text(r['known_refutation'])}" if r.get("known_refutation") else \
-            " (not yet explained in the catalog)"
-        lines.append(f"- {md_code(r['id'])}: report: {md_text(r['report_value'])}; measured: "
-                     f"{md_text(r.get('detail', ''))}.{why}")
-    return "\n".join(lines) + "\n"
+    """"Where the report is wrong" (its own model or vocabulary ran) and, apart, "Where a stand-in differs"."""
+    ordered = sorted(records, key=lambda r: r["id"])
+    wrong = [r for r in ordered if verdict_group(r) in (REPORT_WRONG, REPORT_WRONG_UNEXPLAINED)]
+    differs = [r for r in ordered if verdict_group(r) == STAND_IN_DIFFERS]
+    parts = []
+    if wrong:
+        parts.append("\n".join(["### Where the report is wrong", "", *map(_refuted_line, wrong)]) + "\n")
+    if differs:
+        parts.append("\n".join(["### Where a stand-in differs", "",
+                                "Measured on a model standing in for the report's; informative, not an error "
+                                "of the report.", "", *map(_refuted_line, differs)]) + "\n")
+    return "\n".join(parts)
 
 
 def measured_tables(view: Mapping[str, Any], results_dir: Path, experiment: str) -> str:
@@ -223,7 +255,7 @@ def machine_section(run: Mapping[str, Any]) -> str:
     return ("## This machine's limits (latest run)\n\n"
             f"fp32 matrix multiply: {md_text(machine.get('matmul_gflops_fp32'))} GFLOP/s; memory copy: "
             f"{md_text(machine.get('copy_bandwidth_gbs'))} GB/s; torch threads: {md_text(run.get('torch_threads'))}. "
-            "The benchmarks (`pytest suites -m benchmark`) state model throughput as a share of these "
+            "The benchmarks (`pytest suites --benchmark-only`) state model throughput as a share of these "
             "(`share_of_matmul`, `share_of_bandwidth_bound` in their extra_info).\n")
 
 

@@ -1,7 +1,9 @@
 """pytest plugin: the verdict summary at the end of a run with claims, in the manner of
 pytest-benchmark's table.
 
-    -q        counts per experiment and verdict
+    -q        counts per experiment and verdict group: holds, the report is wrong (on its own model or
+              vocabulary; known or not yet explained), a stand-in differs (informative), holds against
+              the catalog's mark
     (default) + one line per claim that does not hold (id, report's value, measured, model and
               what it stands in for), + where the files are
     -v        + one line per claim that holds
@@ -19,13 +21,27 @@ from typing import Any
 
 import pytest
 
-from harness.render import HOLDS, HOLDS_BUT_MARKED, REFUTED, REFUTED_KNOWN, VERDICT_ORDER, format_value
+from harness.render import (
+    GROUP_ORDER,
+    HOLDS,
+    HOLDS_BUT_MARKED,
+    REFUTED,
+    REFUTED_KNOWN,
+    REPORT_WRONG,
+    REPORT_WRONG_UNEXPLAINED,
+    STAND_IN_DIFFERS,
+    format_value,
+    model_ran,
+    verdict_group,
+)
 from harness.results import record_dict
 
 COLOUR = {HOLDS: "green", REFUTED_KNOWN: "yellow", REFUTED: "red", HOLDS_BUT_MARKED: "red"}
 NOT_HOLDING = (REFUTED, REFUTED_KNOWN, HOLDS_BUT_MARKED)  # listed claim by claim
-SHORT = {HOLDS: "holds", REFUTED_KNOWN: "refuted (known)", REFUTED: "refuted",
-         HOLDS_BUT_MARKED: "holds, marked refuted"}
+SHORT = {HOLDS: "holds", REPORT_WRONG: "report wrong", REPORT_WRONG_UNEXPLAINED: "report wrong?",
+         STAND_IN_DIFFERS: "stand-in differs", HOLDS_BUT_MARKED: "holds, marked refuted"}
+LEGEND = ("groups: report wrong = on the report's own model or vocabulary (report wrong? = no reason in the "
+          "catalog yet); stand-in differs = on a model standing in for the report's, not a report error")
 
 
 @dataclass
@@ -50,13 +66,13 @@ def _experiment_of(nodeid: str) -> str | None:
 def count_table(summary: RunSummary) -> list[Line]:
     counts: dict[str, Counter[str]] = {}
     for record in summary.records:
-        counts.setdefault(record["experiment"], Counter())[record["verdict"]] += 1
+        counts.setdefault(record["experiment"], Counter())[verdict_group(record)] += 1
     for experiment in summary.skipped:
         counts.setdefault(experiment, Counter())
-    columns = ["experiment", *(SHORT[v] for v in VERDICT_ORDER), "skipped"]
-    rows = [[e, *(str(counts[e].get(v, 0)) for v in VERDICT_ORDER), str(summary.skipped.get(e, 0))]
+    columns = ["experiment", *(SHORT[v] for v in GROUP_ORDER), "skipped"]
+    rows = [[e, *(str(counts[e].get(v, 0)) for v in GROUP_ORDER), str(summary.skipped.get(e, 0))]
             for e in sorted(counts)]
-    total = ["total", *(str(sum(c.get(v, 0) for c in counts.values())) for v in VERDICT_ORDER),
+    total = ["total", *(str(sum(c.get(v, 0) for c in counts.values())) for v in GROUP_ORDER),
              str(sum(summary.skipped.values()))]
     widths = [max(len(r[i]) for r in [columns, *rows, total]) + 2 for i in range(len(columns))]
 
@@ -68,9 +84,9 @@ def count_table(summary: RunSummary) -> list[Line]:
              f"{len(summary.records)} claims ").center(len(header), "-")
     lines: list[Line] = [(title, {"yellow": True}), (header, {}), ("-" * len(header), {"yellow": True})]
     for row in rows:
-        worst = next((v for v in (REFUTED, HOLDS_BUT_MARKED) if counts[row[0]].get(v)), None)
+        worst = next((v for v in (REPORT_WRONG_UNEXPLAINED, HOLDS_BUT_MARKED) if counts[row[0]].get(v)), None)
         lines.append((fmt(row), {"red": True, "bold": True} if worst else {}))
-    lines += [("-" * len(header), {"yellow": True}), (fmt(total), {"bold": True})]
+    lines += [("-" * len(header), {"yellow": True}), (fmt(total), {"bold": True}), (LEGEND, {})]
     return lines
 
 
@@ -80,10 +96,9 @@ def _clip(text: str, width: int) -> str:
 
 
 def claim_line(record: Mapping[str, Any], id_width: int = 0) -> Line:
-    model = record.get("model") or record.get("model_role") or "?"
-    if record.get("stands_for"):
-        model += f", for {record['stands_for']}"
-    text = (f"{SHORT.get(record['verdict'], record['verdict']):<22}{record['id']:<{id_width}}  "
+    model = model_ran(record) or "?"
+    group = verdict_group(record)
+    text = (f"{SHORT.get(group, group):<22}{record['id']:<{id_width}}  "
             f"report: {_clip(str(record.get('report_value', '')), 40)}  "
             f"measured: {_clip(format_value(record.get('measured'), limit=6), 50)}  model: {_clip(model, 70)}")
     return text, {COLOUR.get(record["verdict"], "red"): True}
@@ -91,8 +106,9 @@ def claim_line(record: Mapping[str, Any], id_width: int = 0) -> Line:
 
 def claim_lines(records: Iterable[Mapping[str, Any]], verbosity: int) -> list[Line]:
     shown = [r for r in records if verbosity > 0 or r["verdict"] in NOT_HOLDING]
-    order = {v: i for i, v in enumerate((REFUTED, HOLDS_BUT_MARKED, REFUTED_KNOWN, HOLDS))}
-    shown.sort(key=lambda r: (order.get(r["verdict"], -1), r["id"]))
+    order = {v: i for i, v in enumerate((REPORT_WRONG_UNEXPLAINED, HOLDS_BUT_MARKED, REPORT_WRONG,
+                                         STAND_IN_DIFFERS, HOLDS))}
+    shown.sort(key=lambda r: (order.get(verdict_group(r), -1), r["id"]))
     if not shown:
         return [("every claim of this run holds", {"green": True})]
     title = "claims" if verbosity > 0 else "claims that do not hold (or hold against the catalog's mark)"

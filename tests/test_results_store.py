@@ -152,4 +152,19 @@ def test_tables_keep_their_run(tmp_path):
 
 def test_stands_for_is_shown(tmp_path):
     write(tmp_path, "20260101-000000-ci-1", [FakeRecord("demo.a", model_role="gpt2", stands_for="GPT-2 BPE")])
-    assert "gpt2 (for GPT-2 BPE)" in (tmp_path / "REPORT.md").read_text()
+    assert "a model, standing in for GPT-2 BPE" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_report_errors_and_stand_in_differences_are_listed_apart(tmp_path):
+    write(tmp_path, "20260101-000000-ci-1", [
+        FakeRecord("demo.a", verdict="refuted (known)", known_refutation="the report's own vocabulary"),
+        FakeRecord("demo.b", verdict="refuted (known)", known_refutation="MiniLM is not BERT", model="MiniLM",
+                   stands_for="BERT-base"),
+        FakeRecord("demo.c", verdict="refuted")])
+    report = (tmp_path / "REPORT.md").read_text()
+    wrong = report.split("### Where the report is wrong")[1].split("###")[0]
+    differs = report.split("### Where a stand-in differs")[1].split("##")[0]
+    assert "demo.a" in wrong and "demo.c" in wrong and "demo.b" not in wrong
+    assert "demo.b" in differs and "MiniLM, standing in for BERT-base" in differs and "demo.a" not in differs
+    summary_row = next(line for line in report.splitlines() if line.startswith("| demo |"))
+    assert summary_row.split("|")[3:8] == [" 0 ", " 1 ", " 1 ", " 1 ", " 0 "]

