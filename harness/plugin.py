@@ -12,7 +12,7 @@ import pytest
 from harness.claims import Claim
 from harness.profiles import DEFAULT_PROFILE, Profile
 from harness.record import ClaimRefuted, Recorder
-from harness.report import write_results
+from harness.report import ResultsError, write_results
 from harness.session import HarnessContext, build_context, library_versions, run_info, seed_everything
 
 pytest_plugins = ["harness.collect"]
@@ -153,21 +153,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         note(config, "run interrupted: results not written; earlier results are untouched")
         return
-    report = write_results(ctx.results_dir, ctx.recorder, run_info(ctx), load_catalogs(config))
-    note(config, f"results: {report} (+ claims.json, tables/, runs/{ctx.profile.name}/{ctx.run_id}/)")
+    try:
+        write_results(ctx.results_dir, ctx.recorder, run_info(ctx), load_catalogs(config))
+    except ResultsError as exc:  # the terminal summary names the files; this says why they are missing
+        note(config, f"results not written: {exc}", red=True)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def note(config: pytest.Config, text: str) -> None:
+def note(config: pytest.Config, text: str, **markup: bool) -> None:
     """A line on the terminal, even while pytest captures output (e.g. from inside a fixture)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
     capman = config.pluginmanager.get_plugin("capturemanager")
     if capman is None:
-        reporter.write_line(f"[harness] {text}")
+        reporter.write_line(f"[harness] {text}", **markup)
         return
     with capman.global_and_fixture_disabled():
-        reporter.write_line(f"[harness] {text}")
+        reporter.write_line(f"[harness] {text}", **markup)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -17,6 +17,7 @@ title = "Demo"
 [[claim]]
 id = "demo.holds"
 statement = "two and two make four"
+source = "a self-test's own arithmetic"
 measure = "sum"
 check = "exact"
 expected = 4
@@ -25,6 +26,7 @@ args = { a = 2, b = 2 }
 [[claim]]
 id = "demo.known-wrong"
 statement = "two and two make five"
+source = "a self-test's own arithmetic"
 measure = "sum"
 check = "exact"
 expected = 5
@@ -170,6 +172,19 @@ def test_unwritable_results_directory(demo):
     run.stderr.fnmatch_lines(["*results directory*is not writable*"])
 
 
+def test_results_directory_lost_at_session_end_fails_with_the_reason(demo):
+    (demo.path / "suites" / "demo" / "test_zz_lose.py").write_text(
+        "import pathlib, shutil\n"
+        "def test_zz_lose_results(recorder):\n"
+        "    out = pathlib.Path('out')\n"
+        "    shutil.rmtree(out)\n"
+        "    out.write_text('no longer a directory')\n")
+    run = demo.runpytest_subprocess("suites", "--results-dir", "out")
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    run.stdout.fnmatch_lines(["*[[]harness[]] results not written: *out*"])
+    assert "INTERNALERROR" not in run.stdout.str() + run.stderr.str()
+
+
 def test_malformed_catalog_stops_before_running(demo):
     demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
     before = (demo.path / "results" / "claims.json").read_bytes()
@@ -228,8 +243,8 @@ def test_each_model_loads_once_per_session(demo):
 
 def test_a_measure_no_test_declares_is_an_error(demo):
     (demo.path / "suites" / "demo" / "catalog.toml").write_text(
-        CATALOG + '\n[[claim]]\nid = "demo.orphan"\nstatement = "s"\nmeasure = "product"\ncheck = "exact"\n'
-                  'expected = 4\n')
+        CATALOG + '\n[[claim]]\nid = "demo.orphan"\nstatement = "s"\nsource = "self-test"\nmeasure = "product"\n'
+                  'check = "exact"\nexpected = 4\n')
     run = demo.runpytest_subprocess("suites")
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     run.stderr.fnmatch_lines(["*catalog.toml: claim 'demo.orphan': field 'measure': no test declares measure "
@@ -265,8 +280,8 @@ def test_bad_seed_is_a_usage_error(demo, seed):
 
 def test_check_records_the_claims_model(demo):
     (demo.path / "suites" / "demo" / "catalog.toml").write_text(
-        CATALOG + '\n[[claim]]\nid = "demo.vocab"\nstatement = "s"\nmeasure = "vocab"\nmodel = "bert"\n'
-                  'check = "range"\nabove = 1000\n')
+        CATALOG + '\n[[claim]]\nid = "demo.vocab"\nstatement = "s"\nsource = "self-test"\nmeasure = "vocab"\n'
+                  'model = "bert"\ncheck = "range"\nabove = 1000\n')
     (demo.path / "suites" / "demo" / "test_vocab.py").write_text(
         "import pytest\n@pytest.mark.claims('vocab')\ndef test_vocab(claim, models, check):\n"
         "    check(len(models.tokenizer(claim.model)))\n")
