@@ -104,11 +104,22 @@ def catalogs(config: pytest.Config) -> dict[str, Catalog]:
 
 
 def _check_unique_ids(config: pytest.Config) -> None:
-    """Raises CatalogError (once per session) when two catalogs share a claim id."""
+    """Raises CatalogError (once per session) when two catalogs share a claim id or the coverage file is bad."""
     cache = _cache(config)
     if not cache.all_loaded:
         cache.all_loaded = True
-        check_unique_ids(catalogs(config).values())
+        found = catalogs(config).values()
+        check_unique_ids(found)
+        _check_coverage(found)
+
+
+def _check_coverage(found: Any) -> None:
+    """suites/coverage.toml, when present, names only existing claims and quotes the report (CatalogError)."""
+    from harness.coverage import coverage_path, load_coverage
+
+    path = coverage_path(c.path for c in found)
+    if path is not None and path.is_file():
+        load_coverage(path, {c.id for catalog in found for c in catalog.claims}, read_report(report_file()))
 
 
 def sibling_catalog(config: pytest.Config, module_path: Path | str) -> Catalog:

@@ -90,6 +90,7 @@ def render_report(view: Mapping[str, Any], results_dir: Path, catalogs: Mapping[
     experiments = _experiments(view, catalogs)
     parts = [header(view, latest), summary(view, experiments, catalogs)]
     parts += [experiment_section(view, results_dir, e, catalogs.get(e)) for e in experiments]
+    parts.append(coverage_section(view, catalogs))
     if matrix:
         parts.append(matrix)
     parts += [machine_section(latest), model_loads_section(latest), run_time_section(latest)]
@@ -203,6 +204,41 @@ def refuted_list(records: Sequence[Mapping[str, Any]]) -> str:
                                 "Measured on a model standing in for the report's; informative, not an error "
                                 "of the report.", "", *map(_refuted_line, differs)]) + "\n")
     return "\n".join(parts)
+
+
+COVERAGE_STATUS = {"covered": "covered", "partly": "partly covered", "not-checkable": "not checkable",
+                   "MISSING": "not yet covered"}
+
+
+def coverage_section(view: Mapping[str, Any], catalogs: Mapping[str, Any]) -> str:
+    """Each checkable statement of the report -> its claims with their verdicts in this view, or why it is not
+    checkable, or "not yet covered" (from suites/coverage.toml)."""
+    from harness.claims import CatalogError
+    from harness.coverage import coverage_path, load_coverage
+
+    path = coverage_path(c.path for c in catalogs.values())
+    if path is None or not path.is_file():
+        return ""
+    try:
+        coverage = load_coverage(path, {c.id for catalog in catalogs.values() for c in catalog.claims})
+    except CatalogError as exc:
+        return "## Coverage of the report\n\n" + md_line(f"Not shown: {exc}") + "\n"
+    claims = view["claims"]
+
+    def verdicts(ids: Sequence[str]) -> str:
+        return "; ".join(f"{cid}: {verdict_group(claims[cid]) if cid in claims else NOT_MEASURED}" for cid in ids)
+
+    counts = Counter(s.status for s in coverage.statements)
+    rows = [{"Section": s.section, "The report says": s.text, "Coverage": COVERAGE_STATUS[s.status],
+             "Claims (verdict in this view)": verdicts(s.claims),
+             "Why not checkable / what is left / note": s.why or s.missing or s.note or ""}
+            for s in coverage.statements]
+    checkable = len(coverage.statements) - counts["not-checkable"]
+    return ("## Coverage of the report\n\n" + md_line(
+        f"{len(coverage.statements)} statements of the report ({path.name}): {checkable} checkable, of which "
+        f"{counts['covered']} covered, {counts['partly']} partly covered and {counts['MISSING']} not yet covered; "
+        f"{counts['not-checkable']} not checkable from released artefacts.") + "\n\n" + md_table(list(rows[0]), rows)
+            + "\n")
 
 
 def measured_tables(view: Mapping[str, Any], results_dir: Path, experiment: str) -> str:
