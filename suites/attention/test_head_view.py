@@ -10,7 +10,7 @@ import torch
 from bertviz import head_view, model_view
 
 from harness import browser
-from harness.offline_html import self_contained
+from harness.offline_html import bertviz_page
 
 EXPERIMENT = "attention"
 SENTENCE = "The cat sat on the mat."
@@ -26,8 +26,8 @@ def views(models, tmp_path_factory, recorder):
     folder = tmp_path_factory.mktemp("views")
     pages = {}
     for name, view in (("head", head_view), ("model", model_view)):
-        html = self_contained(view(attentions, tokens, html_action="return").data,
-                              f"{name.title()} view: “{SENTENCE}” ({models.source('encoder').name})")
+        html = bertviz_page(view, attentions, tokens,
+                            f"{name.title()} view: “{SENTENCE}” ({models.source('encoder').name})")
         path = folder / f"attention_{name}_view.html"
         path.write_text(html, encoding="utf-8")
         recorder.add_file(EXPERIMENT, f"Interactive {name} view (self-contained HTML)", path.name,
