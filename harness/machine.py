@@ -21,7 +21,8 @@ import torch
 
 MATMUL_SIZES = (512, 1024, 2048)
 COPY_MEGABYTES = (64, 256)
-FORMAT = 1  # bump when the measurement changes, so cached limits are measured again
+FORMAT = 2  # bump when the measurement changes, so cached limits are measured again
+_UNCACHED: dict[Path, dict[str, Any]] = {}  # limits measured under load, reused within this process only
 
 
 def _best_of(fn: Callable[[], Any], repeats: int) -> float:
@@ -80,20 +81,42 @@ def host_fingerprint() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def load_average() -> float | None:
+    """The host's 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def under_load(load: float | None, cpus: int | None = None) -> bool:
+    """Busy enough that a probe would understate the host: load above half the cores."""
+    cpus = cpus or os.cpu_count() or 1
+    return load is not None and load > cpus / 2
+
+
 def measure_limits() -> dict[str, Any]:
+    load = load_average()  # beside the figures: what else ran while they were measured
     return {"matmul_gflops_fp32": round(max(matmul_gflops(n, repeats=5) for n in MATMUL_SIZES), 1),
             "copy_bandwidth_gbs": round(max(copy_bandwidth_gbs(mb, repeats=5) for mb in COPY_MEGABYTES), 1),
-            "memory_bytes": memory_bytes()}
+            "memory_bytes": memory_bytes(), "load_avg_1min": load, "cpus": os.cpu_count()}
 
 
 def machine_limits(cache_dir: Path) -> dict[str, Any]:
-    """This host's limits, measured on first use and read from the cache afterwards."""
+    """This host's limits, measured on first use and read from the cache afterwards. Limits
+    measured under load are used for this run but not cached, so a quiet run measures again."""
     path = Path(cache_dir) / "machine" / f"{host_fingerprint()}.json"
     try:
         return json.loads(path.read_text())["limits"]
     except (OSError, ValueError, KeyError):
         pass
+    if path in _UNCACHED:
+        return _UNCACHED[path]
     limits = measure_limits()
+    if under_load(limits["load_avg_1min"]) or under_load(load_average()):
+        limits["cached"] = False
+        _UNCACHED[path] = limits
+        return limits
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".tmp-{os.getpid()}")
     temporary.write_text(json.dumps({"host": platform.node(), "cpu": _cpu_model(),

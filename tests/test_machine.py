@@ -1,0 +1,31 @@
+"""Host limits: cached when measured on a quiet host, used but not cached under load."""
+
+import harness.machine as machine
+
+FAKE = {"matmul_gflops_fp32": 1.0, "copy_bandwidth_gbs": 2.0, "memory_bytes": 3, "cpus": 2}
+
+
+def _fake(monkeypatch, load):
+    calls = []
+    monkeypatch.setattr(machine, "measure_limits", lambda: calls.append(1) or {**FAKE, "load_avg_1min": load})
+    monkeypatch.setattr(machine, "load_average", lambda: load)
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(machine, "_UNCACHED", {})
+    return calls
+
+
+def test_limits_measured_under_load_are_not_cached(tmp_path, monkeypatch):
+    calls = _fake(monkeypatch, load=1.5)
+    limits = machine.machine_limits(tmp_path)
+    assert limits["load_avg_1min"] == 1.5 and limits["cached"] is False
+    assert not list(tmp_path.rglob("*.json"))
+    machine.machine_limits(tmp_path)
+    assert len(calls) == 1  # measured once per process even so
+
+
+def test_limits_measured_on_a_quiet_host_are_cached(tmp_path, monkeypatch):
+    calls = _fake(monkeypatch, load=0.5)
+    limits = machine.machine_limits(tmp_path)
+    assert limits["load_avg_1min"] == 0.5 and "cached" not in limits
+    assert len(list(tmp_path.rglob("*.json"))) == 1
+    assert machine.machine_limits(tmp_path) == limits and len(calls) == 1
