@@ -17,6 +17,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 
 HEADER = struct.Struct("<4sI7ifi")
+VERSION = 2  # bump when the built tokenizer changes (2: trailing whitespace stripped), so caches rebuild
 
 
 def read_vocabulary(path: Path) -> tuple[list[tuple[str, float]], dict[str, int], dict[int, str]]:
@@ -56,7 +57,9 @@ def build_tokenizer(path: Path) -> Tokenizer:
             exceptions.setdefault(out, []).append(chr(cp))
     steps = [normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"), out)
              for out, chars in sorted(exceptions.items())]
-    steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
+    # as transformers' SentencePiece converter: trailing whitespace is stripped before runs of spaces
+    # collapse, so "hello world " ends in "▁world", not in a lone "▁"
+    steps += [normalizers.NFKC(), normalizers.Strip(left=False, right=True), normalizers.Replace(Regex(" {2,}"), " ")]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
     tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")

