@@ -1,5 +1,8 @@
 """The session's model store: every model or tokenizer is loaded once, and each load is timed.
 
+Loads are keyed by what is loaded (model set, loader fields, revision), not by role: two roles
+that name the same packaged files (`base-lm` and `gemma3`) share one load.
+
 The store knows nothing of pytest or of the results: it reports each load through `on_load`
 and one-off preparation messages (GGUF conversion) through `notify`.
 """
@@ -17,6 +20,13 @@ from harness.profiles import Profile
 
 # (role, kind, source, load seconds, one-off preparation seconds)
 LoadCallback = Callable[[str, str, ModelSource, float, float], None]
+DESCRIPTIVE = frozenset({"display", "name", "stands_for"})  # spec fields that say what it is, not what loads
+
+
+def source_key(source: ModelSource) -> tuple[Any, ...]:
+    """What decides the loaded object: equal for roles that name the same files."""
+    spec = tuple(sorted((k, repr(v)) for k, v in source.spec.items() if k not in DESCRIPTIVE))
+    return source.model_set, source.package, source.revision, spec
 
 
 class ModelStore:
@@ -24,19 +34,28 @@ class ModelStore:
                  on_load: LoadCallback | None = None, notify: Callable[[str], None] | None = None):
         self.profile, self.model_set, self.cache_dir = profile, model_set, cache_dir
         self.on_load, self.notify = on_load, notify
-        self._loaded: dict[tuple[str, str], Any] = {}
-        self._failed: dict[tuple[str, str], ModelUnavailable] = {}
+        self._loaded: dict[tuple[Any, str], Any] = {}
+        self._failed: dict[tuple[Any, str], ModelUnavailable] = {}
+        self._sources: dict[str, ModelSource] = {}
 
     def source(self, role: str) -> ModelSource:
-        return models.resolve(role, self.model_set)
+        if role not in self._sources:
+            self._sources[role] = models.resolve(role, self.model_set)
+        return self._sources[role]
 
     def _get(self, role: str, kind: str, load: Callable[[ModelSource], Any]) -> Any:
-        key = (role, kind)
+        if (role, kind) in self._failed:
+            raise self._failed[role, kind]
+        try:
+            source = self.source(role)
+        except ModelUnavailable as exc:
+            self._failed[role, kind] = exc
+            raise
+        key = (source_key(source), kind)
         if key in self._failed:
             raise self._failed[key]
         if key not in self._loaded:
             try:
-                source = self.source(role)
                 prepare_s = self._prepare(source)
                 start = time.perf_counter()
                 self._loaded[key] = load(source)
