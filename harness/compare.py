@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         if threshold is not None and any(t["change %"] > 100 * threshold for t in timings):
             status = 1
     elif threshold is not None:
-        text.append("No pytest-benchmark data saved for both runs (run `pytest suites -m benchmark`); "
+        text.append("No pytest-benchmark data saved for both runs (run `pytest suites --benchmark-only`); "
                     "--max-slowdown not applied.\n")
     report = "\n".join(text)
     print(report)

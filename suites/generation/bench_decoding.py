@@ -77,10 +77,12 @@ def kv_bytes_per_token(lm, prompt_tokens: int, new_tokens: int) -> float:
     return per_position * (prompt_tokens + (new_tokens + 1) / 2)
 
 
-def bandwidth_gbs(harness) -> dict[str, float]:
-    cached = float(machine_limits(harness.cache_dir)["copy_bandwidth_gbs"])
+def bandwidth_gbs(harness) -> dict[str, float | None]:
+    limits = machine_limits(harness.cache_dir)  # cached per host unless measured under load
+    cached = float(limits["copy_bandwidth_gbs"])
     probe = read_bandwidth_gbs()
-    return {"host_copy_gbs": cached, "read_probe_gbs": probe, "bandwidth_gbs": max(cached, probe)}
+    return {"host_copy_gbs": cached, "host_load_avg_1min": limits.get("load_avg_1min"),
+            "read_probe_gbs": probe, "bandwidth_gbs": max(cached, probe)}
 
 
 def generator(lm, tokenizer, batch, new_tokens: int, **settings: Any) -> Callable[[], torch.Tensor]:
