@@ -10,7 +10,7 @@ from fixtures.attention import self_attention
 from harness.collect import suite_catalog
 
 DEFS = suite_catalog(__file__).definitions
-CAUSAL = {"smollm2", "gemma3"}
+CAUSAL = {"smollm2", "gemma3", "base-lm"}
 
 
 def network(models, role: str):
