@@ -23,7 +23,7 @@ def sentences(harness):
 def lora_model(models):
     from peft import LoraConfig, get_peft_model
 
-    base, tokenizer = build_classifier(models, "encoder")
+    base, tokenizer = build_classifier(models, "lora-backbone")
     config = LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"], task_type="SEQ_CLS")
     return base, get_peft_model(copy.deepcopy(base), config), tokenizer
 

@@ -188,7 +188,7 @@ def test_merged_equals_unmerged(claim, lora_classifier, dev_set, check):
 def test_merged_model_is_base_sized(claim, lora_classifier, models, check):
     model, _ = lora_classifier
     merged = copy.deepcopy(model).merge_and_unload()
-    base, _ = build_classifier(models, "encoder")
+    base, _ = build_classifier(models, "lora-backbone")
     merged_n, base_n = (sum(p.numel() for p in m.parameters()) for m in (merged, base))
     check("same as base" if merged_n == base_n else f"{merged_n} vs {base_n}",
           extra={"merged": merged_n, "base": base_n})
