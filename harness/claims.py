@@ -38,6 +38,7 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     "labels": (dict,),
     "note": (str,),
     "source": (str,),
+    "stands_for": (str,),
     "quote": (str,),
 }
 EXPANSION_FIELDS = {"models": (list,), "per_model": (dict,)}  # one claim per listed role
@@ -76,6 +77,8 @@ class Claim:
     labels: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
     source: str | None = None  # citation for a reference value not taken from the report
+    # the report model this claim is about, where it differs from what the role stands in for elsewhere
+    stands_for: str | None = None
     quote: str | None = None  # the report's own words this claim checks (validated against the report)
     path: str = ""
 
@@ -207,6 +210,7 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         models=claim_models, args=raw.get("args", {}), refuted=raw.get("refuted"),
         refuted_in=tuple(raw.get("refuted_in", ())),
         table=raw.get("table"), labels=labels, note=raw.get("note"), source=raw.get("source"),
+        stands_for=raw.get("stands_for"),
         quote=raw.get("quote"), path=str(path),
     )
 

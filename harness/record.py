@@ -120,7 +120,7 @@ class Recorder:
             duration_s=None if duration is None else round(duration, 4),
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
             labels=dict(claim.labels), note=claim.note, source=claim.source,
-            extra=jsonable(dict(extra or {})), stands_for=getattr(model, "stands_for", None),
+            extra=jsonable(dict(extra or {})), stands_for=claim.stands_for or getattr(model, "stands_for", None),
             quote=claim.quote,
         )
         self.records[claim.id] = record

@@ -19,6 +19,7 @@ title = "Demo"
 [[claim]]
 id = "demo.first"
 statement = "two and two make four"
+source = "a self-test's own arithmetic"
 measure = "sum"
 check = "exact"
 expected = 4
@@ -27,6 +28,7 @@ args = { a = 2, b = 2 }
 [[claim]]
 id = "demo.second"
 statement = "one and one make two"
+source = "a self-test's own arithmetic"
 measure = "sum"
 check = "exact"
 expected = 2
@@ -35,6 +37,7 @@ args = { a = 1, b = 1 }
 [[claim]]
 id = "demo.wrong"
 statement = "two and two make five"
+source = "a self-test's own arithmetic"
 measure = "sum"
 check = "exact"
 expected = 5
