@@ -64,7 +64,8 @@ def load_run(path: Path) -> dict[str, Any]:
         raise CompareError(str(exc)) from exc
 
 
-def _numbers(value: Any) -> dict[str, float] | None:
+def numbers(value: Any) -> dict[str, float] | None:
+    """A measured value as named numbers (a number, or a mapping of numbers); None otherwise."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
@@ -77,7 +78,7 @@ def _numbers(value: Any) -> dict[str, float] | None:
 
 def moved(a: Any, b: Any, record: Mapping[str, Any]) -> tuple[bool, str]:
     """Whether a measurement moved beyond the claim's tolerance (harness.checks.tolerance)."""
-    na, nb = _numbers(a), _numbers(b)
+    na, nb = numbers(a), numbers(b)
     if na is not None and nb is not None and na.keys() == nb.keys():
         worst, where = 0.0, ""
         spec = record.get("spec") or {}

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.compare import numbers
 from harness.render import format_value, md_table
 from harness.results import SavedRuns, atomic_write_bytes, load_runs, slug
 
@@ -36,17 +37,6 @@ def claim_history(saved: SavedRuns, claim_id: str, profile: str | None = None) -
     return rows
 
 
-def _series(value: Any) -> dict[str, float] | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return {"": float(value)}
-    if isinstance(value, Mapping) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    for v in value.values()):
-        return {str(k): float(v) for k, v in value.items()}
-    return None
-
-
 def _accepted_band(record: Mapping[str, Any]) -> tuple[float, float] | None:
     try:
         from harness.checks import CHECKS
@@ -60,7 +50,7 @@ def _accepted_band(record: Mapping[str, Any]) -> tuple[float, float] | None:
 def plot_history(claim_id: str, rows: Sequence[Mapping[str, Any]]) -> bytes | None:
     """A PNG of the numeric values run by run, one line per profile/model set (and key); None when
     the claim's values are not numbers."""
-    points = [(i, f"{r['profile']} / {r['model set']}", _series(r["measured"])) for i, r in enumerate(rows)]
+    points = [(i, f"{r['profile']} / {r['model set']}", numbers(r["measured"])) for i, r in enumerate(rows)]
     if not points or any(p[2] is None for p in points):
         return None
     import matplotlib

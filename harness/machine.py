@@ -25,7 +25,8 @@ FORMAT = 2  # bump when the measurement changes, so cached limits are measured a
 _UNCACHED: dict[Path, dict[str, Any]] = {}  # limits measured under load, reused within this process only
 
 
-def _best_of(fn: Callable[[], Any], repeats: int) -> float:
+def best_of(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """The fastest of `repeats` timed calls after one warm-up call."""
     fn()  # warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -38,14 +39,14 @@ def _best_of(fn: Callable[[], Any], repeats: int) -> float:
 def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
     """Best-of-N GFLOP/s of an n x n by n x n matrix product (2 n^3 floating-point operations)."""
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    return 2 * n ** 3 / _best_of(lambda: torch.mm(a, b), repeats) / 1e9
+    return 2 * n ** 3 / best_of(lambda: torch.mm(a, b), repeats) / 1e9
 
 
 def copy_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
     """Best-of-N GB/s of copying a large buffer (bytes read + bytes written)."""
     src = torch.empty(megabytes * 2 ** 20, dtype=torch.uint8).fill_(1)
     dst = torch.empty_like(src)
-    return 2 * src.numel() / _best_of(lambda: dst.copy_(src), repeats) / 1e9
+    return 2 * src.numel() / best_of(lambda: dst.copy_(src), repeats) / 1e9
 
 
 def forward_flops(fn: Callable[[], Any]) -> int:

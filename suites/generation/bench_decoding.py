@@ -28,7 +28,6 @@ for a descheduled thread (measured under load ~6-10: SmolLM2 195-261 ms/token wi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +35,7 @@ import pytest
 import torch
 
 from fixtures.generation import prepare_tokenizer
-from harness.machine import machine_limits
+from harness.machine import best_of, machine_limits
 
 NEW_TOKENS = 32
 PROMPT = "The history of the city begins with"
@@ -47,20 +46,10 @@ CONFIGS = {  # id: (attention implementation, cache implementation or None for t
 }
 
 
-def best_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def read_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
     """Best-of-N GB/s of reading a float32 buffer once (a sum)."""
     buffer = torch.ones(megabytes * 2 ** 20 // 4)
-    return buffer.numel() * 4 / best_seconds(buffer.sum, repeats) / 1e9
+    return buffer.numel() * 4 / best_of(buffer.sum, repeats) / 1e9
 
 
 def weight_bytes(lm) -> int:
@@ -113,7 +102,7 @@ def measure_cached(benchmark, bandwidth: dict[str, float], lm, tokenizer, role: 
     tokenizer = prepare_tokenizer(tokenizer)
     batch = tokenizer([PROMPT], return_tensors="pt")
     settings = {"cache_implementation": cache} if cache else {}
-    prefill = best_seconds(generator(lm, tokenizer, batch, 1, **settings))
+    prefill = best_of(generator(lm, tokenizer, batch, 1, **settings))
     benchmark.group = f"decoding-{role}"
     benchmark.pedantic(generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings), rounds=3, iterations=1,
                        warmup_rounds=1)
