@@ -103,16 +103,27 @@ def measure_limits() -> dict[str, Any]:
             "memory_bytes": memory_bytes(), "load_avg_1min": load, "cpus": os.cpu_count()}
 
 
-def machine_limits(cache_dir: Path) -> dict[str, Any]:
-    """This host's limits, measured on first use and read from the cache afterwards. Limits
-    measured under load are used for this run but not cached, so a quiet run measures again."""
-    path = Path(cache_dir) / "machine" / f"{host_fingerprint()}.json"
+def _cache_path(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "machine" / f"{host_fingerprint()}.json"
+
+
+def cached_limits(cache_dir: Path) -> dict[str, Any] | None:
+    """The limits already measured on this host (cached, or measured earlier in this process), without
+    measuring: a claims run reports them, only the benchmarks that divide by them pay for a probe."""
+    path = _cache_path(cache_dir)
     try:
         return json.loads(path.read_text())["limits"]
     except (OSError, ValueError, KeyError):
-        pass
-    if path in _UNCACHED:
-        return _UNCACHED[path]
+        return _UNCACHED.get(path)
+
+
+def machine_limits(cache_dir: Path) -> dict[str, Any]:
+    """This host's limits, measured on first use and read from the cache afterwards. Limits
+    measured under load are used for this run but not cached, so a quiet run measures again."""
+    path = _cache_path(cache_dir)
+    known = cached_limits(cache_dir)
+    if known is not None:
+        return known
     limits = measure_limits()
     if under_load(limits["load_avg_1min"]) or under_load(load_average()):
         limits["cached"] = False

@@ -122,9 +122,9 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
     """What the run reports about itself, next to its records (claims.json, REPORT.md)."""
     import torch
 
-    from harness.machine import machine_limits
+    from harness.machine import cached_limits
     return {
-        "machine": machine_limits(ctx.cache_dir),
+        "machine": cached_limits(ctx.cache_dir),  # measured by the benchmarks that need them, not per run
         "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
         "seed": ctx.recorder.seed, "device": ctx.profile.device, "dtype": ctx.profile.dtype,
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),

@@ -29,3 +29,10 @@ def test_limits_measured_on_a_quiet_host_are_cached(tmp_path, monkeypatch):
     assert limits["load_avg_1min"] == 0.5 and "cached" not in limits
     assert len(list(tmp_path.rglob("*.json"))) == 1
     assert machine.machine_limits(tmp_path) == limits and len(calls) == 1
+
+
+def test_a_claims_run_reports_known_limits_without_measuring(tmp_path, monkeypatch):
+    calls = _fake(monkeypatch, load=0.5)
+    assert machine.cached_limits(tmp_path) is None and not calls  # nothing measured yet: nothing probed
+    limits = machine.machine_limits(tmp_path)
+    assert machine.cached_limits(tmp_path) == limits and len(calls) == 1
