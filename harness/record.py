@@ -49,6 +49,7 @@ class Record:
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     stands_for: str | None = None  # what the packaged model stands in for (ModelSource.stands_for)
+    model_revision: str | None = None  # the Hub commit the model came from (hub set)
     quote: str | None = None  # the report's own words the claim checks
 
 
@@ -121,6 +122,7 @@ class Recorder:
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
             labels=dict(claim.labels), note=claim.note, source=claim.source,
             extra=jsonable(dict(extra or {})), stands_for=claim.stands_for or getattr(model, "stands_for", None),
+            model_revision=getattr(model, "revision", None),
             quote=claim.quote,
         )
         self.records[claim.id] = record
