@@ -50,6 +50,7 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)
     stands_for: str | None = None  # what the packaged model stands in for (ModelSource.stands_for)
     model_revision: str | None = None  # the Hub commit the model came from (hub set)
+    model_display: str | None = None  # short name with size, e.g. "all-MiniLM-L6-v2 (22M)" (ModelSource.display)
     quote: str | None = None  # the report's own words the claim checks
 
 
@@ -122,7 +123,7 @@ class Recorder:
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
             labels=dict(claim.labels), note=claim.note, source=claim.source,
             extra=jsonable(dict(extra or {})), stands_for=claim.stands_for or getattr(model, "stands_for", None),
-            model_revision=getattr(model, "revision", None),
+            model_revision=getattr(model, "revision", None), model_display=getattr(model, "display", None),
             quote=claim.quote,
         )
         self.records[claim.id] = record

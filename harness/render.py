@@ -40,8 +40,8 @@ def verdict_group(record: Mapping[str, Any]) -> str:
 
 
 def model_ran(record: Mapping[str, Any]) -> str:
-    """The model that ran, and what it stands in for: "all-MiniLM-L6-v2, standing in for BERT-base"."""
-    model = record.get("model") or record.get("model_role") or ""
+    """The model that ran, and what it stands in for: "all-MiniLM-L6-v2 (22M), standing in for BERT-base"."""
+    model = record.get("model_display") or record.get("model") or record.get("model_role") or ""
     if record.get("stands_for"):
         model += f", standing in for {record['stands_for']}"
     return model
