@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import CHECKS, SpecError, describe_expectation
-from harness.quotes import QuoteError, check_quote
+from harness.policy import PolicyError, tolerance_problem
+from harness.quotes import QuoteError, check_quote, find_quote
 
 Report = tuple[Path | str, str]  # the report's path and text, for validating quotes
 
@@ -40,7 +41,15 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     "source": (str,),
     "stands_for": (str,),
     "quote": (str,),
+    # the tolerance's reading under harness/policy.toml (see harness/policy.check_tolerance)
+    "as_written": (str,),  # the report's figure or range as printed ("~0.85", "85–88%")
+    "policy": (str,),  # the rule a range's bounds come from: a quantity word, "fp32:<scale>", "as_written"
+    "tolerance_source": (str,),  # why another tolerance, with its citation (exempts from the policy)
+    # "measurement" (default) or "definition": a definition verified (a library identity or formula) is
+    # listed apart and never counted as evidence for or against the report
+    "evidence": (str,),
 }
+EVIDENCE = ("measurement", "definition")
 EXPANSION_FIELDS = {"models": (list,), "per_model": (dict,)}  # one claim per listed role
 MERGED_FIELDS = ("labels", "args")  # per-model values are merged into the claim's, not replacing them
 REQUIRED = ("id", "statement", "measure", "check")
@@ -80,6 +89,10 @@ class Claim:
     # the report model this claim is about, where it differs from what the role stands in for elsewhere
     stands_for: str | None = None
     quote: str | None = None  # the report's own words this claim checks (validated against the report)
+    evidence: str = "measurement"  # or "definition": verified, but not evidence about the report
+    as_written: str | None = None  # the report's figure as printed, which the policy's tolerance reads
+    policy: str | None = None  # the policy rule a range's bounds come from
+    tolerance_source: str | None = None
     path: str = ""
 
     @property
@@ -202,8 +215,20 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         if bad:
             raise CatalogError(path, cid, "refuted_in", f"unknown model set(s) {bad}; known: "
                                                         f"{', '.join(MODEL_SETS)}")
+    if raw.get("evidence", "measurement") not in EVIDENCE:
+        raise CatalogError(path, cid, "evidence", f"must be one of {', '.join(EVIDENCE)}, got {raw['evidence']!r}")
+    try:
+        problem = tolerance_problem(raw)
+    except PolicyError as exc:
+        raise CatalogError(path, cid, "policy", str(exc)) from None
+    if problem:
+        raise CatalogError(path, cid, *problem)
     if report is not None:
         _check_quote(path, cid, raw, report)
+        written = raw.get("as_written")
+        if written and not raw.get("tolerance_source") and not find_quote(written, report[1]):
+            raise CatalogError(path, cid, "as_written", f"{written!r} is not written in the report "
+                                                        f"({report[0]}): give the figure as the report prints it")
     return Claim(
         id=cid, experiment=defaults["experiment"], section=str(section), statement=raw["statement"],
         measure=measure, check=check, spec=spec,
@@ -211,7 +236,9 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         refuted_in=tuple(raw.get("refuted_in", ())),
         table=raw.get("table"), labels=labels, note=raw.get("note"), source=raw.get("source"),
         stands_for=raw.get("stands_for"),
-        quote=raw.get("quote"), path=str(path),
+        quote=raw.get("quote"), evidence=raw.get("evidence", "measurement"),
+        as_written=raw.get("as_written"), policy=raw.get("policy"),
+        tolerance_source=raw.get("tolerance_source"), path=str(path),
     )
 
 

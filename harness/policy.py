@@ -311,6 +311,18 @@ def _check_written_bounds(claim: Mapping[str, Any], given: Mapping[str, float], 
             f"are not {written!r} read by the policy ([{b.low:g}, {b.high:g}] in the report's unit)")
 
 
+_PROBLEM = re.compile(r"^claim '[^']*': field '([^']+)': (.*)$", re.S)
+
+
+def tolerance_problem(claim: Mapping[str, Any]) -> tuple[str, str] | None:
+    """check_tolerance's finding as (field, problem), for a CatalogError naming the field."""
+    problem = check_tolerance(claim)
+    if problem is None:
+        return None
+    match = _PROBLEM.match(problem)
+    return (match.group(1), match.group(2)) if match else ("tolerance", problem)
+
+
 def check_tolerance(claim: Mapping[str, Any]) -> str | None:
     """The problem with a catalog claim's tolerance, or None when it is the policy's (or sourced).
 

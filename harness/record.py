@@ -52,6 +52,7 @@ class Record:
     model_revision: str | None = None  # the Hub commit the model came from (hub set)
     model_display: str | None = None  # short name with size, e.g. "all-MiniLM-L6-v2 (22M)" (ModelSource.display)
     quote: str | None = None  # the report's own words the claim checks
+    evidence: str = "measurement"  # "definition": verified, listed apart, never counted as evidence
 
 
 @dataclass
@@ -124,7 +125,7 @@ class Recorder:
             labels=dict(claim.labels), note=claim.note, source=claim.source,
             extra=jsonable(dict(extra or {})), stands_for=claim.stands_for or getattr(model, "stands_for", None),
             model_revision=getattr(model, "revision", None), model_display=getattr(model, "display", None),
-            quote=claim.quote,
+            quote=claim.quote, evidence=claim.evidence,
         )
         self.records[claim.id] = record
         if not decision.holds:

@@ -26,12 +26,19 @@ VERDICT_ORDER = (HOLDS, REFUTED_KNOWN, REFUTED, HOLDS_BUT_MARKED)
 REPORT_WRONG = "report wrong"
 REPORT_WRONG_UNEXPLAINED = "report wrong (unexplained)"
 STAND_IN_DIFFERS = "stand-in differs"
-GROUP_ORDER = (HOLDS, REPORT_WRONG, REPORT_WRONG_UNEXPLAINED, STAND_IN_DIFFERS, HOLDS_BUT_MARKED)
+# A definition (a library identity, a formula recomputed) is verified, not evidence about the report: it is
+# counted apart, whatever its outcome, so that it can neither support nor refute the report's findings.
+DEFINITION = "definition verified"
+DEFINITION_FAILED = "definition failed"
+GROUP_ORDER = (HOLDS, REPORT_WRONG, REPORT_WRONG_UNEXPLAINED, STAND_IN_DIFFERS, HOLDS_BUT_MARKED,
+               DEFINITION, DEFINITION_FAILED)
 
 
 def verdict_group(record: Mapping[str, Any]) -> str:
     """The group of a record's verdict (GROUP_ORDER); the verdict itself (and the pytest outcome) is unchanged."""
     verdict = record["verdict"]
+    if record.get("evidence") == "definition":
+        return DEFINITION if verdict == HOLDS else DEFINITION_FAILED
     if verdict not in (REFUTED, REFUTED_KNOWN):
         return verdict
     if record.get("stands_for"):
@@ -150,7 +157,9 @@ def summary(view: Mapping[str, Any], experiments: Sequence[str], catalogs: Mappi
         return ""
     return ("## Summary\n\n*report wrong*: the claim does not hold on the report's own model or vocabulary "
             "(*unexplained*: the catalog records no reason yet). *stand-in differs*: it does not hold on a model "
-            "standing in for the report's; informative, not a report error.\n\n" + md_table(list(rows[0]), rows)
+            "standing in for the report's; informative, not a report error. *definition verified*: a library identity "
+            "or formula recomputed; it shows the harness measures what it says, and is not evidence about the "
+            "report.\n\n" + md_table(list(rows[0]), rows)
             + "\n")
 
 

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from harness.render import (
+    DEFINITION,
+    DEFINITION_FAILED,
     GROUP_ORDER,
     HOLDS,
     HOLDS_BUT_MARKED,
@@ -39,9 +41,11 @@ from harness.results import record_dict
 COLOUR = {HOLDS: "green", REFUTED_KNOWN: "yellow", REFUTED: "red", HOLDS_BUT_MARKED: "red"}
 NOT_HOLDING = (REFUTED, REFUTED_KNOWN, HOLDS_BUT_MARKED)  # listed claim by claim
 SHORT = {HOLDS: "holds", REPORT_WRONG: "report wrong", REPORT_WRONG_UNEXPLAINED: "report wrong?",
-         STAND_IN_DIFFERS: "stand-in differs", HOLDS_BUT_MARKED: "holds, marked refuted"}
+         STAND_IN_DIFFERS: "stand-in differs", HOLDS_BUT_MARKED: "holds, marked refuted",
+         DEFINITION: "definition", DEFINITION_FAILED: "definition failed"}
 LEGEND = ("groups: report wrong = on the report's own model or vocabulary (report wrong? = no reason in the "
-          "catalog yet); stand-in differs = on a model standing in for the report's, not a report error")
+          "catalog yet); stand-in differs = on a model standing in for the report's, not a report error; "
+          "definition = a library identity verified, not counted as evidence")
 
 
 @dataclass

@@ -6,35 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.record import Record
 
-@dataclass
-class FakeRecord:
-    id: str
-    experiment: str = "demo"
-    section: str = "9"
-    statement: str = "a statement"
-    report_value: str = "1"
-    check: str = "approx"
-    spec: dict[str, Any] = field(default_factory=lambda: {"expected": 1.0, "tolerance": 0.1})
-    measured: Any = 1.0
-    verdict: str = "holds"
-    detail: str = "expected 1 +/- 0.1, measured 1"
-    known_refutation: str | None = None
-    model_role: str | None = "bert"
-    model: str | None = "a model"
-    model_package: str | None = "a-package"
-    model_set: str = "packaged"
-    profile: str = "ci"
-    seed: int = 0
-    run_id: str = "r1"
-    duration_s: float | None = 0.1
-    timestamp: str = "2026-01-01T00:00:00+0000"
-    table: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    note: str | None = None
-    source: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    stands_for: str | None = None
+FAKE_RECORD_DEFAULTS: dict[str, Any] = {
+    "experiment": "demo", "section": "9", "statement": "a statement", "report_value": "1", "check": "approx",
+    "measured": 1.0, "verdict": "holds", "detail": "expected 1 +/- 0.1, measured 1", "known_refutation": None,
+    "model_role": "bert", "model": "a model", "model_package": "a-package", "model_set": "packaged",
+    "profile": "ci", "seed": 0, "run_id": "r1", "duration_s": 0.1, "timestamp": "2026-01-01T00:00:00+0000",
+}
+
+
+def FakeRecord(id: str, **fields: Any) -> Record:  # noqa: N802 - reads like the class it stands for
+    """The harness's own Record with defaults for every required field (so the fake never drifts from it)."""
+    spec = fields.pop("spec", {"expected": 1.0, "tolerance": 0.1})
+    return Record(id=id, spec=dict(spec), **{**FAKE_RECORD_DEFAULTS, **fields})
 
 
 @dataclass

@@ -25,6 +25,7 @@ measure = "count"
 check = "approx"
 expected = 3
 tolerance = 0.5
+tolerance_source = "self-test: a demo tolerance outside the policy, exempted by naming its source"
 '''
 
 
@@ -236,3 +237,75 @@ def test_every_project_claim_quotes_the_report_or_names_its_source():
     claims = [c for p in sorted(root.glob("suites/*/catalog.toml"))
               for c in load_catalog(p, report=(path, read_report(path))).claims]
     assert claims and all(c.quote or c.source for c in claims)
+
+
+# --- the tolerance policy is enforced at load time (harness/policy.toml) ------------------------------
+
+POLICY_DEMO = '''
+experiment = "demo"
+section = "3"
+
+[[claim]]
+id = "demo.similarity"
+statement = "the pair scores ~0.85"
+measure = "similarity"
+check = "approx"
+expected = 0.85
+as_written = "~0.85"
+tolerance = 0.01
+
+[[claim]]
+id = "demo.premium"
+statement = "significantly more tokens"
+measure = "premium"
+check = "ratio"
+min = 1.5
+policy = "significantly"
+'''
+
+
+def test_tolerances_from_the_policy_load(tmp_path):
+    claims = load_catalog(write(tmp_path, POLICY_DEMO)).claims
+    assert [(c.as_written, c.policy) for c in claims] == [("~0.85", None), (None, "significantly")]
+
+
+@pytest.mark.parametrize("change, field, problem", [
+    (("tolerance = 0.01", "tolerance = 0.1"), "tolerance", r"policy reads '~0.85' as \[0.84, 0.86\]"),
+    (('as_written = "~0.85"\n', ""), "as_written", "needs the report's figure as written"),
+    (('as_written = "~0.85"', 'as_written = "~0.9"'), "as_written", "not the report's figure"),
+    (("min = 1.5", "min = 1.0"), "min", "policy word 'significantly' gives"),
+    (('policy = "significantly"\n', ""), "policy", "need the policy rule"),
+    (('policy = "significantly"', 'policy = "hugely"'), "policy", "no rule for 'hugely'"),
+])
+def test_a_tolerance_outside_the_policy_fails_to_load(tmp_path, change, field, problem):
+    with pytest.raises(CatalogError, match=f"claim '[a-z.]+': field '{field}': .*{problem}"):
+        load_catalog(write(tmp_path, POLICY_DEMO.replace(*change)))
+
+
+def test_a_named_source_exempts_a_tolerance_but_must_say_something(tmp_path):
+    loose = POLICY_DEMO.replace("tolerance = 0.01", "tolerance = 0.1")
+    sourced = loose.replace("tolerance = 0.1", 'tolerance = 0.1\ntolerance_source = "MTEB rounds to 0.1"')
+    assert load_catalog(write(tmp_path, sourced)).claims[0].tolerance_source == "MTEB rounds to 0.1"
+    with pytest.raises(CatalogError, match="field 'tolerance_source'"):
+        load_catalog(write(tmp_path, loose.replace("tolerance = 0.1", 'tolerance = 0.1\ntolerance_source = " "')))
+
+
+def test_as_written_must_be_printed_in_the_report(tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text("Dog / Puppy scores **~0.85** on the pair. It needs significantly more tokens.", encoding="utf-8")
+    quoted = POLICY_DEMO.replace('statement = "the pair scores ~0.85"',
+                                 'statement = "the pair scores ~0.85"\nquote = "Dog / Puppy scores ~0.85"')
+    quoted = quoted.replace('statement = "significantly more tokens"',
+                            'statement = "significantly more tokens"\nquote = "It needs significantly more tokens"')
+    assert load_catalog(write(tmp_path, quoted), report=(report, report.read_text())).claims
+    wrong = quoted.replace('as_written = "~0.85"', 'as_written = "~0.850"').replace("tolerance = 0.01",
+                                                                                     "tolerance = 0.001")
+    with pytest.raises(CatalogError, match="field 'as_written': '~0.850' is not written in the report"):
+        load_catalog(write(tmp_path, wrong), report=(report, report.read_text()))
+
+
+def test_evidence_is_a_measurement_or_a_definition(tmp_path):
+    text = POLICY_DEMO.replace('measure = "premium"', 'measure = "premium"\nevidence = "definition"')
+    assert [c.evidence for c in load_catalog(write(tmp_path, text)).claims] == ["measurement", "definition"]
+    with pytest.raises(CatalogError, match="field 'evidence': must be one of measurement, definition"):
+        load_catalog(write(tmp_path, text.replace('"definition"', '"proof"')))
