@@ -119,6 +119,14 @@ class CheckKind:
         """The report's value as a short string."""
         raise NotImplementedError
 
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        """A measurement that holds and wrong measurements of the same type that must not.
+
+        The self-test tests/test_claims_can_fail.py runs every project claim through these, so that
+        no claim's check accepts everything (an unbounded range, an empty tolerance rule, ...).
+        """
+        raise NotImplementedError
+
 
 class Exact(CheckKind):
     name = "exact"
@@ -139,6 +147,20 @@ class Exact(CheckKind):
 
     def describe(self, spec: Mapping[str, Any]) -> str:
         return fmt(spec["expected"])
+
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        expected = spec["expected"]
+        if isinstance(expected, bool):
+            return expected, [not expected]
+        if is_number(expected):
+            return expected, [expected + 1, expected - 1, -expected - 1]
+        if isinstance(expected, str):
+            return expected, [expected + "x", expected[:-1], expected.upper() if expected != expected.upper()
+                              else expected.lower() + "x"]
+        changed = list(expected)
+        if changed:
+            changed[-1] = [changed[-1]] if not isinstance(changed[-1], list) else changed[-1] + [0]
+        return list(expected), [changed, list(expected) + [list(expected)[:1] or 0], list(expected)[:-1]]
 
 
 def _tolerance_of(spec: Mapping[str, Any]) -> float:
@@ -178,6 +200,11 @@ class Approx(CheckKind):
     def describe(self, spec: Mapping[str, Any]) -> str:
         return _describe_tolerance(spec)
 
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        low, high = self.bounds(spec)
+        margin = max(high - low, abs(float(spec["expected"])), 1.0) * 0.01
+        return float(spec["expected"]), [low - margin, high + margin]
+
 
 RANGE_KEYS = (("min", ">="), ("above", ">"), ("max", "<="), ("below", "<"))
 
@@ -203,6 +230,22 @@ def _validate_range_order(spec: Mapping[str, Any]) -> None:
             raise SpecError(low, f"{low} ({spec[low]}) is greater than {high} ({spec[high]})")
 
 
+def _range_examples(spec: Mapping[str, Any]) -> tuple[float, list[float]]:
+    """A value inside the range, and values just outside each end (a strict end: the bound itself)."""
+    low, high = _range_bounds(spec)
+    step = max(abs(low) if math.isfinite(low) else 0.0, abs(high) if math.isfinite(high) else 0.0, 1.0) * 0.01
+    wrong = []
+    if math.isfinite(low):
+        wrong.append(low if "above" in spec and float(spec["above"]) == low else low - step)
+    if math.isfinite(high):
+        wrong.append(high if "below" in spec and float(spec["below"]) == high else high + step)
+    if math.isfinite(low) and math.isfinite(high):
+        right = (low + high) / 2
+    else:
+        right = low + step if math.isfinite(low) else high - step
+    return right, wrong
+
+
 class Range(CheckKind):
     name = "range"
     fields = tuple(Field(n, (int, float), required=False) for n in ("min", "max", "above", "below"))
@@ -221,6 +264,13 @@ class Range(CheckKind):
 
     def describe(self, spec: Mapping[str, Any]) -> str:
         return _describe_range(spec)
+
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        return _range_examples(spec)
+
+
+def _as_ratio(value: float) -> dict[str, float]:
+    return {"numerator": value, "denominator": 1.0}
 
 
 class Ratio(CheckKind):
@@ -270,6 +320,15 @@ class Ratio(CheckKind):
             return f"ratio {fmt(spec['expected'])}"
         return "ratio " + _describe_range(spec)
 
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        if "expected" in spec:
+            low, high = self.bounds(spec)
+            margin = max(high - low, abs(float(spec["expected"])), 1.0) * 0.01
+            right, wrong = float(spec["expected"]), [low - margin, high + margin]
+        else:
+            right, wrong = _range_examples(spec)
+        return _as_ratio(right), [_as_ratio(v) for v in wrong] + [{"numerator": 1.0, "denominator": 0.0}]
+
 
 class Ordering(CheckKind):
     name = "ordering"
@@ -300,6 +359,13 @@ class Ordering(CheckKind):
     def describe(self, spec: Mapping[str, Any]) -> str:
         return (" > " if spec.get("strict", True) else " >= ").join(spec["order"])
 
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        order = spec["order"]
+        right = {name: float(len(order) - i) for i, name in enumerate(order)}
+        swapped = dict(right)
+        swapped[order[0]], swapped[order[1]] = right[order[1]] - 0.5, right[order[0]]
+        return right, [{name: float(i) for i, name in enumerate(order)}, swapped]
+
 
 class Monotonic(CheckKind):
     name = "monotonic"
@@ -329,6 +395,11 @@ class Monotonic(CheckKind):
 
     def describe(self, spec: Mapping[str, Any]) -> str:
         return f"{spec['direction']} series"
+
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        rising = [1.0, 2.0, 3.0]
+        right = rising if spec["direction"] == "increasing" else rising[::-1]
+        return right, [right[::-1], [right[0], right[2], right[1]], right[:1]]
 
 
 CHECKS: dict[str, CheckKind] = {kind.name: kind for kind in (Exact(), Approx(), Range(), Ratio(), Ordering(),
