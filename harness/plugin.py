@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.claims import Claim
+from harness.memory import peak_rss_mb
 from harness.profiles import DEFAULT_PROFILE, Profile
 from harness.record import ClaimRefuted, Recorder
 from harness.report import ResultsError, write_results
@@ -77,6 +78,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_configure_node(node: Any) -> None:  # pytest-xdist: workers share the run id
     node.workerinput["harness_run_id"] = context(node.config).run_id
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """The process's peak RSS when an experiment's test ends (on the worker that ran it, under xdist)."""
+    parts = item.nodeid.split("/")
+    if len(parts) > 2 and parts[0] == "suites":
+        context(item.config).recorder.note_peak_rss(parts[1], peak_rss_mb())
 
 
 @pytest.hookimpl(hookwrapper=True)

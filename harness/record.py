@@ -99,6 +99,7 @@ class Recorder:
         self.loads: dict[tuple[str, str], ModelLoad] = {}
         self.call_started: float | None = None
         self.suite_seconds: dict[str, float] = {}  # experiment -> setup + call + teardown time
+        self.peak_rss: dict[str, float] = {}  # experiment -> the process's peak RSS (MB) when its tests ended
 
     # claims ----------------------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class Recorder:
             "files": {k: base64.b64encode(v).decode("ascii") for k, v in self.files.items()},
             "loads": [asdict(load) for load in self.loads.values()],
             "suite_seconds": self.suite_seconds,
+            "peak_rss": self.peak_rss,
         }
 
     def merge_dict(self, data: Mapping[str, Any]) -> None:
@@ -196,6 +198,8 @@ class Recorder:
             self.files[name] = base64.b64decode(encoded)
         for experiment, seconds in data.get("suite_seconds", {}).items():
             self.suite_seconds[experiment] = self.suite_seconds.get(experiment, 0.0) + seconds
+        for experiment, mb in data.get("peak_rss", {}).items():
+            self.note_peak_rss(experiment, mb)
         for raw in data.get("loads", []):
             key = (raw["role"], raw["kind"])
             if key in self.loads:
@@ -204,6 +208,10 @@ class Recorder:
                 self.loads[key].prepare_s += raw.get("prepare_s", 0.0)
             else:
                 self.loads[key] = ModelLoad(**raw)
+
+    def note_peak_rss(self, experiment: str, mb: float | None) -> None:
+        if mb is not None:
+            self.peak_rss[experiment] = max(mb, self.peak_rss.get(experiment, 0.0))
 
     def is_empty(self) -> bool:
         return not (self.records or self.tables or self.artifacts)

@@ -319,15 +319,25 @@ def model_loads_section(run: Mapping[str, Any]) -> str:
 
 def run_time_section(run: Mapping[str, Any]) -> str:
     targets = run.get("targets") or {}
-    rows = [{"part": name, "seconds": secs, "target (s)": targets.get(name, ""),
-             "within target": "" if name not in targets else secs <= targets[name]}
-            for name, secs in sorted((run.get("suite_seconds") or {}).items())]
+    peaks = run.get("suite_peak_rss_mb") or {}
+
+    def row(part: str, seconds: float, peak: Any) -> dict[str, Any]:
+        return {"part": part, "seconds": seconds, "target (s)": targets.get(part, ""),
+                "within target": "" if part not in targets else seconds <= targets[part], "peak RSS (MB)": peak}
+
+    rows = [row(name, secs, peaks.get(name, "")) for name, secs in sorted((run.get("suite_seconds") or {}).items())]
     if run.get("session_seconds") is not None:
-        rows.append({"part": "session", "seconds": run["session_seconds"], "target (s)": targets.get("session", ""),
-                     "within target": "" if "session" not in targets else run["session_seconds"] <= targets["session"]})
+        rows.append(row("session", run["session_seconds"], run.get("peak_rss_mb", "")))
     if not rows:
         return ""
+    memory = ""
+    if run.get("peak_rss_mb") is not None:
+        target = targets.get("peak_rss_mb")
+        memory = (" Peak RSS is the process's high-water mark when the experiment's last test ended (a row shows "
+                  "the session's peak so far); the session row is the peak of the pytest process and its xdist "
+                  f"workers; the largest child process (a fine-tuning) peaked at {run.get('children_peak_rss_mb')} MB."
+                  + (f" Memory target: {target} MB ({'met' if run['peak_rss_mb'] <= target else 'not met'})."
+                     if target else ""))
     return (f"## Run time (latest run)\n\nWall time per experiment (fixtures included) on profile "
-            f"{md_code(run.get('profile'))}. Targets come from the profile and are reported, never asserted.\n\n"
-            + md_table(list(rows[0]), rows) + "\n")
-
+            f"{md_code(run.get('profile'))}. Targets come from the profile and are reported, never asserted."
+            + md_text(memory) + "\n\n" + md_table(list(rows[0]), rows) + "\n")

@@ -123,6 +123,7 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
     import torch
 
     from harness.machine import cached_limits
+    from harness.memory import peak_rss_mb
     return {
         "machine": cached_limits(ctx.cache_dir),  # measured by the benchmarks that need them, not per run
         "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
@@ -133,6 +134,11 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "session_seconds": round(time.time() - ctx.started, 1),
         "suite_seconds": {k: round(v, 1) for k, v in ctx.recorder.suite_seconds.items()},
+        "suite_peak_rss_mb": dict(ctx.recorder.peak_rss),
+        # the session's peak: this process (and under xdist its workers, by their last readings) and the
+        # largest child it waited for (the fine-tuning runs)
+        "peak_rss_mb": max([peak_rss_mb() or 0.0, *ctx.recorder.peak_rss.values()]),
+        "children_peak_rss_mb": peak_rss_mb("children"),
         "targets": dict(ctx.profile.get("targets", {})),
         "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
                          "package": load.package, "loads": load.loads,

@@ -1,0 +1,20 @@
+"""Peak resident memory of this process and of its finished children (fine-tuning runs in a child).
+
+`resource.getrusage` gives the high-water mark the kernel keeps (ru_maxrss: KiB on Linux, bytes on macOS),
+so a reading after an experiment is the session's peak so far, not that experiment's own.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def peak_rss_mb(who: str = "self") -> float | None:
+    """Peak RSS in MB (10^6 bytes) of this process ("self") or of its largest waited-for child ("children")."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    usage = resource.getrusage(resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN)
+    unit = 1 if sys.platform == "darwin" else 1024
+    return round(usage.ru_maxrss * unit / 1e6, 1)

@@ -1,0 +1,38 @@
+"""The harness measures its own peak memory and REPORT.md shows it next to the run time."""
+
+from harness.memory import peak_rss_mb
+from harness.record import Recorder
+from harness.render import run_time_section
+
+
+def test_peak_rss_grows_with_an_allocation():
+    before = peak_rss_mb()
+    block = bytearray(200_000_000)  # 200 MB, touched so that it is resident
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    after = peak_rss_mb()
+    assert before is not None and after is not None
+    assert after >= before + 150
+    del block
+
+
+def test_workers_peaks_merge_by_maximum():
+    main, worker = Recorder(profile="ci", model_set="packaged", seed=0, run_id="r"), \
+        Recorder(profile="ci", model_set="packaged", seed=0, run_id="r")
+    main.note_peak_rss("embeddings", 900.0)
+    worker.note_peak_rss("embeddings", 1200.0)
+    worker.note_peak_rss("lora", 2100.0)
+    main.merge_dict(worker.to_dict())
+    assert main.peak_rss == {"embeddings": 1200.0, "lora": 2100.0}
+
+
+def test_the_run_time_table_shows_peak_rss_against_its_target():
+    run = {"profile": "cpu", "suite_seconds": {"embeddings": 17.0, "lora": 115.0}, "session_seconds": 140.0,
+           "suite_peak_rss_mb": {"embeddings": 1200.0, "lora": 2100.0}, "peak_rss_mb": 2100.0,
+           "children_peak_rss_mb": 1800.0, "targets": {"session": 360, "peak_rss_mb": 2500}}
+    text = run_time_section(run)
+    assert "| lora | 115 |  |  | 2100 |" in text
+    assert "| session | 140 | 360 | True | 2100 |" in text
+    assert "peaked at 1800.0 MB" in text and "Memory target: 2500 MB (met)" in text
+    over = run_time_section({**run, "peak_rss_mb": 5350.0})
+    assert "Memory target: 2500 MB (not met)" in over
