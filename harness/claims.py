@@ -107,7 +107,17 @@ class Claim:
 
     @property
     def report_value(self) -> str:
-        return describe_expectation(self.check, self.spec)
+        """The report's value as the check reads it, with the policy rule that set its tolerance."""
+        value = describe_expectation(self.check, self.spec)
+        if self.tolerance_source:
+            return f"{value} (tolerance: see source)"
+        if self.as_written and self.policy in (None, "as_written"):
+            return f"{value} (report: {self.as_written})"
+        if self.policy and self.policy.startswith("fp32"):
+            return f"{value} (fp32 rounding)"
+        if self.policy:
+            return f"{value} ('{self.policy}')"
+        return value
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ def render_report(view: Mapping[str, Any], results_dir: Path, catalogs: Mapping[
     parts = [header(view, latest), summary(view, experiments, catalogs)]
     parts += [experiment_section(view, results_dir, e, catalogs.get(e)) for e in experiments]
     parts.append(coverage_section(view, catalogs))
+    parts.append(policy_section())
     if matrix:
         parts.append(matrix)
     parts += [machine_section(latest), model_loads_section(latest), run_time_section(latest)]
@@ -341,3 +342,32 @@ def run_time_section(run: Mapping[str, Any]) -> str:
     return (f"## Run time (latest run)\n\nWall time per experiment (fixtures included) on profile "
             f"{md_code(run.get('profile'))}. Targets come from the profile and are reported, never asserted."
             + md_text(memory) + "\n\n" + md_table(list(rows[0]), rows) + "\n")
+
+
+def policy_section() -> str:
+    """The one tolerance policy (harness/policy.toml) every catalog tolerance comes from."""
+    from harness.policy import band_edges, load_policy
+
+    policy = load_policy()
+    words = [{"word": name, "also": ", ".join(sorted(a for a, n in policy.aliases.items() if n == name)),
+              "scale": rule.scale, "reading": _word_reading(rule)} for name, rule in policy.words.items()]
+    bands = [{"band": name, "from": round(low, 3), "to": round(high, 3)} for name, (low, high) in band_edges().items()]
+    return ("## Tolerance policy\n\nEvery tolerance in the catalogs is read from the report's own words by one "
+            "policy (`harness/policy.toml`, applied when a catalog loads; a claim that needs another names its "
+            "source). *u* is one unit of the last digit the report prints: a bare figure allows "
+            f"±{policy.bare_units:g} u (its rounding), \"~X\" allows ±{policy.tilde_units:g} u (~0.85 → 0.84–0.86, "
+            "~2 MB → 1–3 MB); a count written in full is exact; a range \"A–B\" is inclusive and \"~A–B\" widens "
+            f"each end by one unit. A figure compared with an estimate from a sample holds when the estimate's "
+            f"{policy.confidence:.0%} interval meets the report's interval, and is refuted when they are disjoint. "
+            f"Two fp32 computations of one quantity agree within {policy.relative:g} × its scale.\n\n"
+            + md_table(list(words[0]), words) + "\n\nSimilarity bands (the report names them but gives no edges; "
+            "edges are midpoints between the report's own values, so none of its values falls outside its band):\n\n"
+            + md_table(list(bands[0]), bands) + "\n")
+
+
+def _word_reading(rule: Any) -> str:
+    ratio = {"factor": "ratio", "share": "share", "count": "count"}[rule.scale]
+    if rule.name == "same":
+        return f"{ratio} within [1/{rule.threshold:g}, {rule.threshold:g}]"
+    text = f"{ratio} {'>' if rule.strict else '≥'} {rule.threshold:g}"
+    return text + (f" and < {rule.upper:g}" if rule.upper is not None else "")

@@ -186,3 +186,13 @@ def test_a_malformed_policy_file_names_itself(tmp_path):
     bad.write_text("[policy]\nversion = 1\n")
     with pytest.raises(PolicyError, match="policy.toml"):
         load_policy(bad)
+
+
+def test_report_md_states_the_policy_it_applies():
+    from harness.render import policy_section
+
+    text = policy_section()
+    assert "## Tolerance policy" in text and "~0.85 → 0.84–0.86" in text
+    for name, rule in load_policy().words.items():
+        assert f"| {name} |" in text or f"| {name.replace('<', '&lt;')} |" in text
+    assert "| Very High | 0.795 | 1 |" in text
