@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import statistics
+from collections import Counter
 
 import pytest
 
-from fixtures.tokenization import Vocabulary
+from fixtures.tokenization import (
+    Vocabulary,
+    algorithm_from_files,
+    script_char_costs,
+    script_characters,
+    script_group_premiums,
+    sentencepiece_spec,
+    tokenizer_files,
+)
+from harness.policy import word_rule
 
-SCRIPTS = {"Devanagari": re.compile(r"[\u0900-\u097F\uA8E0-\uA8FF]+")}
 MARKERS = ("##", "Ġ", "▁")
 MARKER_PROBE = "Tokenization splits unbelievably long words into pieces"
 
@@ -20,8 +28,14 @@ def tokens_of(tokenizer, text: str) -> list[str]:
 
 @pytest.mark.claims("algorithm")
 def test_tokenizer_algorithm(claim, models, check):
+    """The algorithm the tokenizer's own files state (a SentencePiece model's trainer_spec.model_type,
+    tokenizer.json's model.type), not the class transformers rebuilds it as."""
     tokenizer = models.tokenizer(claim.model)
-    check(Vocabulary(tokenizer).algorithm)
+    try:
+        algorithm, where = algorithm_from_files(tokenizer)
+    except LookupError as exc:
+        pytest.fail(f"{claim.id}: {exc}", pytrace=False)
+    check(algorithm, extra={**where, "transformers_model": Vocabulary(tokenizer).algorithm})
 
 
 @pytest.mark.claims("marker")
@@ -57,7 +71,11 @@ def test_character_outside_vocabulary(claim, models, check):
         handling = "byte-level"
     else:
         handling = "other"
-    check(handling, extra={"tokens": pieces})
+    extra = {"tokens": pieces}
+    spm = next((path for name, path in tokenizer_files(tokenizer).items() if name.endswith(".model")), None)
+    if spm is not None:  # what the SentencePiece model file itself says
+        extra["file_byte_fallback"] = sentencepiece_spec(spm)["byte_fallback"]
+    check(handling, extra=extra)
 
 
 @pytest.mark.claims("tokens")
@@ -106,6 +124,22 @@ def test_flores_premium_against_english(claim, flores_sweep, check):
                  "sentences": stats.sentences})
 
 
+@pytest.mark.claims("sentence_gap")
+def test_multilingual_vocabulary_narrows_the_sentence_gap(claim, models, check):
+    """The report's sentence pair with every named tokenizer: the lowest English-trained ratio against
+    the highest multilingual one."""
+    def ratio(role: str) -> float:
+        tokenizer = models.tokenizer(role)
+        num, den = (tokens_of(tokenizer, claim.args[k]) for k in ("numerator", "denominator"))
+        return len(num) / len(den)
+
+    english = {r: ratio(r) for r in claim.args["english"]}
+    multilingual = {r: ratio(r) for r in claim.args["multilingual"]}
+    first, second = claim.spec["order"]
+    check({first: min(english.values()), second: max(multilingual.values())},
+          extra={"ratios": {**english, **multilingual}})
+
+
 @pytest.mark.claims("unk_fraction")
 def test_unknown_token_share(claim, models, request, check):
     tokenizer = models.tokenizer(claim.model)
@@ -120,35 +154,32 @@ def test_unknown_token_share(claim, models, request, check):
           extra={"unk_tokens": unk, "tokens": total})
 
 
-def script_runs(text: str, script: str) -> list[str]:
-    return SCRIPTS[script].findall(text)
-
-
-def script_corpus(claim, request) -> list[str]:
+def script_texts(claim, request) -> list[str]:
+    """The claim's text, or every FLORES-200 sentence of its language."""
     if "text" in claim.args:
-        return script_runs(claim.args["text"], claim.args["script"])
-    sentences = request.getfixturevalue("flores").sentences(claim.args["language"])
-    return [run for s in sentences for run in script_runs(s, claim.args["script"])]
+        return [claim.args["text"]]
+    return request.getfixturevalue("flores").sentences(claim.args["language"])
 
 
 @pytest.mark.claims("utf8_bytes_per_char")
 def test_script_utf8_bytes_per_character(claim, request, check):
-    runs = script_corpus(claim, request)
-    chars = sum(len(r) for r in runs)
-    check(sum(len(r.encode("utf-8")) for r in runs) / chars,
-          extra={"characters": chars})
+    """Characters chosen by their Unicode name (the script), not by their length in UTF-8."""
+    chars = script_characters(script_texts(claim, request), claim.args["script"])
+    sizes = Counter(len(ch.encode("utf-8")) for ch in chars)
+    check(sum(n * k for n, k in sizes.items()) / len(chars),
+          extra={"characters": len(chars), "distinct": len(set(chars)), "bytes_per_character": dict(sizes)})
 
 
-@pytest.mark.claims("tokens_per_script_char")
-def test_tokens_per_script_character(claim, models, request, check):
-    """Each run of the script's characters (a word) is encoded on its own, so the count holds
-    only tokens for those characters (no spaces, digits or Latin text)."""
+@pytest.mark.claims("script_char_cost_share")
+def test_script_characters_costing_n_tokens(claim, models, request, check):
+    """Share of the script's characters carried by exactly `tokens` tokens, each text encoded whole."""
     tokenizer = models.tokenizer(claim.model)
-    runs = script_corpus(claim, request)
-    token_ids = Vocabulary(tokenizer).encode_ids(runs)
-    tokens, chars = sum(len(ids) for ids in token_ids), sum(len(r) for r in runs)
-    check(tokens / chars,
-          extra={"tokens": tokens, "characters": chars, "words": len(runs)})
+    script, n = claim.args["script"], claim.args["tokens"]
+    costs = script_char_costs(Vocabulary(tokenizer), script_texts(claim, request), script)
+    chars = sum(costs.values())
+    check(costs[n] / chars,
+          extra={"characters": chars, "characters_by_tokens": dict(sorted(costs.items())),
+                 "mean_tokens_per_character": sum(k * v for k, v in costs.items()) / chars})
 
 
 @pytest.mark.claims("premium_gap")
@@ -170,3 +201,27 @@ def test_flores_counts_equal_the_published_ones(claim, flores_sweep, check):
           extra={"languages": agreement.languages, "max_abs_difference": agreement.max_abs_difference,
                  "worst_language": agreement.worst_language, "column": claim.args["column"],
                  "differences": dict(sorted(agreement.differences.items())[:20])})
+
+
+@pytest.mark.claims("script_group_premium")
+def test_non_latin_premium_over_latin(claim, flores_sweep, check):
+    """Median FLORES-200 premium of the non-Latin-script languages over that of the Latin-script ones
+    (script from the language code, English left out): the Latin languages are the baseline."""
+    groups = script_group_premiums(flores_sweep, claim.model)
+    medians = {g: statistics.median(p.values()) for g, p in groups.items()}
+    check({"numerator": medians["non-latin"], "denominator": medians["latin"]},
+          extra={"languages": {g: len(p) for g, p in groups.items()}, "median_premium": medians,
+                 "lowest_non_latin": dict(sorted(groups["non-latin"].items(), key=lambda kv: kv[1])[:5])})
+
+
+@pytest.mark.claims("script_group_share")
+def test_non_latin_languages_costing_significantly_more(claim, flores_sweep, check):
+    """Share of the non-Latin-script languages whose premium meets the policy's reading of the word
+    in `args.word` ('significantly': at least 1.5x English), beside the same share for Latin scripts."""
+    threshold = word_rule(claim.args["word"]).threshold
+    groups = script_group_premiums(flores_sweep, claim.model)
+    shares = {g: sum(v >= threshold for v in p.values()) / len(p) for g, p in groups.items()}
+    check(shares["non-latin"],
+          extra={"premium_at_least": threshold, "languages": {g: len(p) for g, p in groups.items()},
+                 "share_latin": shares["latin"],
+                 "non_latin_below": sorted(k for k, v in groups["non-latin"].items() if v < threshold)})
