@@ -9,7 +9,7 @@ import copy
 import pytest
 import torch
 
-from fixtures.finetune import build_classifier
+from fixtures.finetune import build_classifier, lora_targets
 from harness.data import read_sst2
 
 BATCH = 32
@@ -24,7 +24,8 @@ def lora_model(models):
     from peft import LoraConfig, get_peft_model
 
     base, tokenizer = build_classifier(models, "lora-backbone")
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"], task_type="SEQ_CLS")
+    targets = lora_targets(base.config.model_type, ("query", "value"))  # q_lin/v_lin on DistilBERT (hub)
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=targets, task_type="SEQ_CLS")
     return base, get_peft_model(copy.deepcopy(base), config), tokenizer
 
 
