@@ -26,8 +26,9 @@ def project_claims() -> list[Claim]:
     return claims
 
 
-@pytest.mark.parametrize("claim", project_claims(), ids=lambda c: c.id)
-def test_a_wrong_measurement_does_not_hold(claim: Claim):
+@pytest.mark.parametrize("catalog_claim", project_claims(), ids=lambda c: c.id)
+def test_a_wrong_measurement_does_not_hold(catalog_claim: Claim):
+    claim = catalog_claim  # not named `claim`: the plugin would treat it as a suite claim (known refutations xfail)
     right, wrong = CHECKS[claim.check].examples(claim.spec)
     assert decide(claim.check, claim.spec, right).holds, f"{claim.id}: no measurement can satisfy {claim.spec}"
     assert wrong, f"{claim.id}: the check accepts every value ({claim.report_value})"
