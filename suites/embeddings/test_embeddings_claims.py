@@ -9,14 +9,10 @@ import torch
 from scipy import stats
 
 from harness.collect import suite_catalog
+from harness.policy import band_edges, band_of
 
 CATALOG = suite_catalog(__file__)
-BANDS = sorted(CATALOG.definitions["bands"].items(), key=lambda kv: -kv[1])
 EXPERIMENT = CATALOG.experiment
-
-
-def band_of(similarity: float) -> str:
-    return next(name for name, lower in BANDS if similarity >= lower)
 
 
 def similarity(model, a: str, b: str) -> float:
@@ -68,8 +64,9 @@ def test_cosine_formula_equals_library_similarity(claim, models, check):
 @pytest.mark.claims("similarity_bounds")
 def test_cosine_similarity_is_bounded(claim, models, stsb_test, check):
     sims = stsb_similarities(models.sentence_encoder(claim.model), stsb_test)
-    check(float(np.abs(sims).max()),
-          extra={"min": float(sims.min()), "max": float(sims.max()), "pairs": len(sims)})
+    largest = float(np.abs(sims).max())
+    check(max(0.0, largest - 1.0),
+          extra={"largest_abs": largest, "min": float(sims.min()), "max": float(sims.max()), "pairs": len(sims)})
 
 
 @pytest.mark.claims("pair_similarity")
@@ -82,7 +79,7 @@ def test_pair_similarity(claim, models, check):
 def test_pair_interpretation_band(claim, models, check):
     value = similarity(models.sentence_encoder(claim.model), claim.args["a"], claim.args["b"])
     check(band_of(value),
-          extra={"similarity": value, "bands": dict(BANDS)})
+          extra={"similarity": value, "bands": {name: list(edges) for name, edges in band_edges().items()}})
 
 
 @pytest.mark.claims("pair_ordering")
@@ -103,11 +100,10 @@ def test_group_ordering(claim, models, check):
     check({first: min(groups[first]), second: max(groups[second])}, extra={"all": groups})
 
 
-def word_vectors(model, sentences: list[str], word: str) -> torch.Tensor:
-    """The encoder's last hidden state at the word, averaged over its sub-tokens."""
-    transformer = model[0]
-    tokenizer = transformer.tokenizer
-    vectors = []
+def word_vectors(network, tokenizer, sentences: list[str], word: str) -> list[torch.Tensor]:
+    """The word's vector in every layer's output (index 0: the embedding layer, -1: the last hidden state,
+    the vectors a sentence embedder pools), averaged over its sub-tokens: one (sentences x d) tensor a layer."""
+    per_layer: list[list[torch.Tensor]] = []
     for sentence in sentences:
         encoded = tokenizer(sentence, return_offsets_mapping=True, return_tensors="pt")
         offsets = encoded.pop("offset_mapping")[0]
@@ -116,9 +112,12 @@ def word_vectors(model, sentences: list[str], word: str) -> torch.Tensor:
         positions = [i for i, (s, e) in enumerate(offsets.tolist()) if e > s and s >= start and e <= end]
         assert positions, f"'{word}' not found in the tokens of {sentence!r}"
         with torch.no_grad():
-            states = transformer.auto_model(**encoded).last_hidden_state[0]
-        vectors.append(states[positions].mean(0))
-    return torch.stack(vectors)
+            states = network(**encoded, output_hidden_states=True).hidden_states
+        if not per_layer:
+            per_layer = [[] for _ in states]
+        for layer, hidden in enumerate(states):
+            per_layer[layer].append(hidden[0, positions].mean(0))
+    return [torch.stack(vectors) for vectors in per_layer]
 
 
 def separation(vectors: torch.Tensor, labels: list[str]) -> float:
@@ -132,16 +131,35 @@ def separation(vectors: torch.Tensor, labels: list[str]) -> float:
 
 @pytest.mark.claims("word_sense_separation")
 def test_token_vectors_separate_word_senses(claim, models, check):
-    model = models.sentence_encoder(claim.model)
+    """Per-token vectors of the claim's encoder (BERT) against the sentence embedder's pooled vectors."""
+    network, tokenizer = models.encoder(claim.model)
+    embedder = models.sentence_encoder(claim.args["sentence_model"])
     sentences, labels = [], []
     for sense, items in claim.args["senses"].items():
         sentences += items
         labels += [sense] * len(items)
-    token_sep = separation(word_vectors(model, sentences, claim.args["word"]), labels)
-    sentence_sep = separation(model.encode(sentences, convert_to_tensor=True), labels)
+    token_sep = separation(word_vectors(network, tokenizer, sentences, claim.args["word"])[-1], labels)
+    sentence_sep = separation(embedder.encode(sentences, convert_to_tensor=True), labels)
     first, second = claim.spec["order"]
     check({first: token_sep, second: sentence_sep},
-          extra={"sentences": len(sentences)})
+          extra={"sentences": len(sentences), "sentence_model": claim.args["sentence_model"]})
+
+
+@pytest.mark.claims("same_word_token_cosine")
+def test_pooled_token_vectors_are_context_free(claim, models, check):
+    """'Context-free' read literally: the vectors the embedder pools give the same word the same vector in
+    every sentence. Measured: 1 - the smallest cosine between the word's last-layer vectors over the claim's
+    sentences (0 for a static embedding); extra: the same for every layer (0 = the embedding layer)."""
+    model = models.sentence_encoder(claim.model)
+    transformer = model[0]
+    layers = word_vectors(transformer.auto_model, transformer.tokenizer, claim.args["sentences"], claim.args["word"])
+    smallest = []
+    for vectors in layers:
+        unit = torch.nn.functional.normalize(vectors, dim=-1)
+        smallest.append(float((unit @ unit.T).min()))
+    check(1.0 - smallest[-1],
+          extra={"smallest_cosine_by_layer": smallest, "sentences": len(claim.args["sentences"]),
+                 "word": claim.args["word"]})
 
 
 def stsb_similarities(model, pairs) -> np.ndarray:
