@@ -1,5 +1,6 @@
 """Report section 5, prompt engineering: instruction following and few-shot format compliance,
-decided from 95% Wilson intervals."""
+decided under harness/policy.toml: rates with 95% Wilson intervals, factor words on failure
+rates, and a paired exact McNemar test where two conditions answer the same items."""
 
 from __future__ import annotations
 
@@ -24,15 +25,57 @@ def test_base_model_ignores_instructions(claim, prompting_runs, check):
                  "n": len(prompting_runs[claim.args["condition"]].compliant)})
 
 
-@pytest.mark.claims("compliance_gap")
-def test_compliance_gap(claim, prompting_runs, check):
-    better, worse = prompting_runs[claim.args["better"]], prompting_runs[claim.args["worse"]]
-    b_rate, b_low, b_high = wilson(better.compliant)
-    w_rate, w_low, w_high = wilson(worse.compliant)
-    first, second = claim.spec["order"]
-    check({first: b_low, second: w_high},
-          extra={claim.args["better"]: {"rate": b_rate, "ci95": [b_low, b_high]},
-                 claim.args["worse"]: {"rate": w_rate, "ci95": [w_low, w_high]}})
+def mcnemar_one_sided(better: list[bool], worse: list[bool]) -> tuple[float, int, int]:
+    """Exact one-sided McNemar test on paired outcomes (the same items under two conditions):
+    p-value of 'better complies more often', and the discordant counts (better only, worse only)."""
+    if len(better) != len(worse):
+        raise ValueError(f"paired outcomes need the same items: {len(better)} vs {len(worse)}")
+    b_only = sum(b and not w for b, w in zip(better, worse))
+    w_only = sum(w and not b for b, w in zip(better, worse))
+    if b_only + w_only == 0:
+        return 1.0, 0, 0
+    return float(binomtest(b_only, b_only + w_only, 0.5, alternative="greater").pvalue), b_only, w_only
+
+
+def paired(runs, better: str, worse: str) -> tuple[list[bool], list[bool]]:
+    """Both conditions' outcomes in the same item order (they answer the same task list)."""
+    b, w = runs[better], runs[worse]
+    if [t for t, _, _ in b.results] != [t for t, _, _ in w.results]:
+        raise ValueError(f"{better!r} and {worse!r} did not answer the same items in the same order")
+    return b.compliant, w.compliant
+
+
+def comparison_extra(runs, better: str, worse: str) -> dict:
+    b_ok, w_ok = paired(runs, better, worse)
+    p, b_only, w_only = mcnemar_one_sided(b_ok, w_ok)
+    extra = {}
+    for name, ok in ((better, b_ok), (worse, w_ok)):
+        rate, low, high = wilson(ok)
+        extra[name] = {"rate": rate, "ci95": [low, high], "n": len(ok),
+                       "by_task": {k: wilson(runs[name].of_kind(k))[0]
+                                   for k in sorted({t.kind for t, _, _ in runs[name].results})}}
+    extra["mcnemar_one_sided_p"] = p
+    extra["discordant"] = {f"{better} only": b_only, f"{worse} only": w_only}
+    return extra
+
+
+@pytest.mark.claims("failure_ratio")
+def test_failure_ratio(claim, prompting_runs, check):
+    """How many times less often the better condition fails ([policy.words]: a rate compared with a
+    factor word uses the factor on the failure rates)."""
+    better, worse = claim.args["better"], claim.args["worse"]
+    b_ok, w_ok = paired(prompting_runs, better, worse)
+    b_fail, w_fail = 1 - sum(b_ok) / len(b_ok), 1 - sum(w_ok) / len(w_ok)
+    ratio = w_fail / b_fail if b_fail > 0 else (float("inf") if w_fail > 0 else 1.0)
+    check(ratio, extra={"failure_rates": {better: b_fail, worse: w_fail},
+                        **comparison_extra(prompting_runs, better, worse)})
+
+
+@pytest.mark.claims("paired_test")
+def test_paired_compliance_test(claim, prompting_runs, check):
+    better, worse = claim.args["better"], claim.args["worse"]
+    p, _, _ = mcnemar_one_sided(*paired(prompting_runs, better, worse))
+    check(p, extra=comparison_extra(prompting_runs, better, worse))
 
 
 def test_prompting_table(prompting_runs, recorder):
