@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.attention import attend, layer_groups, self_attention
+from fixtures.attention import (
+    attend,
+    bootstrap_interval,
+    layer_groups,
+    relation_hits,
+    self_attention,
+    strongest_word_target,
+)
 from harness.collect import suite_catalog
 
 CATALOG = suite_catalog(__file__)
@@ -23,9 +30,10 @@ def groups_of(stats) -> dict[str, list[int]]:
 
 # --- the formula ---------------------------------------------------------------------------
 
-def recompute_attention(model, tokenizer, sentence: str) -> tuple[float, float]:
+def recompute_attention(model, tokenizer, sentence: str) -> tuple[float, float, float]:
     """Max |difference| of softmax(QK^T/sqrt(d_k)) against the model's probabilities, and of
-    softmax(...)V against each self-attention block's output, over every layer and head."""
+    softmax(...)V against each self-attention block's output, over every layer and head; and, as
+    a negative control, of the wrong formula softmax(QK^T/d_k) against the probabilities."""
     encoded = tokenizer(sentence, return_tensors="pt")
     captured: dict[int, torch.Tensor] = {}
     hooks = [layer.attention.self.register_forward_hook(
@@ -38,21 +46,23 @@ def recompute_attention(model, tokenizer, sentence: str) -> tuple[float, float]:
         for hook in hooks:
             hook.remove()
     heads = model.config.num_attention_heads
-    worst_probs = worst_out = 0.0
+    worst_probs = worst_out = wrong_probs = 0.0
     for i, layer in enumerate(model.encoder.layer):
         hidden = output.hidden_states[i][0]  # the layer's input
         with torch.no_grad():
             probs, context = self_attention(layer.attention.self, hidden, heads)
+            wrong, _ = self_attention(layer.attention.self, hidden, heads, scale_power=1.0)
         worst_probs = max(worst_probs, float((probs - output.attentions[i][0]).abs().max()))
         worst_out = max(worst_out, float((context - captured[i].reshape(context.shape)).abs().max()))
-    return worst_probs, worst_out
+        wrong_probs = max(wrong_probs, float((wrong - output.attentions[i][0]).abs().max()))
+    return worst_probs, worst_out, wrong_probs
 
 
 @pytest.fixture(scope="module")
 def formula_differences(models):
     model, tokenizer = models.encoder("encoder")
     results = [recompute_attention(model, tokenizer, s) for s in FORMULA_SENTENCES]
-    return max(r[0] for r in results), max(r[1] for r in results)
+    return tuple(max(r[i] for r in results) for i in range(3))
 
 
 @pytest.mark.claims("formula_probabilities", "formula_outputs")
@@ -61,7 +71,57 @@ def test_attention_formula(claim, formula_differences, models, check):
     model, _ = models.encoder(claim.model)
     check(formula_differences[index],
           extra={"sentences": list(FORMULA_SENTENCES), "layers": model.config.num_hidden_layers,
-                 "heads": model.config.num_attention_heads, "dtype": "float32"})
+                 "heads": model.config.num_attention_heads, "dtype": "float32",
+                 "wrong_formula_d_k_not_sqrt_max_difference": formula_differences[2]})
+
+
+# --- what Q, K and V are (the pipeline diagram: "Q, K, V = token embeddings") ----------------
+
+def qkv_differences(model, tokenizer, sentence: str) -> dict[str, np.ndarray]:
+    """Per layer: ||P - X|| / ||X|| for P in Q, K, V (X = the layer's input; layer 0's is the token
+    embeddings), and max |P - (X W^T + b)| against the projection the block itself computed."""
+    encoded = tokenizer(sentence, return_tensors="pt")
+    captured: dict[tuple[int, str], torch.Tensor] = {}
+    hooks = [getattr(layer.attention.self, name).register_forward_hook(
+        lambda module, args, output, key=(i, name): captured.__setitem__(key, output[0]))
+        for i, layer in enumerate(model.encoder.layer) for name in ("query", "key", "value")]
+    try:
+        with torch.no_grad():
+            output = model(**encoded, output_hidden_states=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    layers = len(model.encoder.layer)
+    relative, identity = np.zeros((layers, 3)), np.zeros((layers, 3))
+    with torch.no_grad():
+        for i, layer in enumerate(model.encoder.layer):
+            x = output.hidden_states[i][0]
+            for j, name in enumerate(("query", "key", "value")):
+                linear, projected = getattr(layer.attention.self, name), captured[(i, name)]
+                relative[i, j] = float((projected - x).norm() / x.norm())
+                identity[i, j] = float((projected - (x @ linear.weight.T + linear.bias)).abs().max())
+    return {"relative": relative, "identity": identity}
+
+
+@pytest.fixture(scope="module")
+def qkv(models):
+    model, tokenizer = models.encoder("encoder")
+    found = [qkv_differences(model, tokenizer, s) for s in FORMULA_SENTENCES]
+    return {key: np.max([f[key] for f in found], axis=0) for key in ("relative", "identity")}
+
+
+@pytest.mark.claims("qkv_vs_embeddings")
+def test_qkv_are_not_the_embeddings(claim, qkv, check):
+    check(float(qkv["relative"][0].max()),
+          extra={"layer0_relative_difference": dict(zip("QKV", qkv["relative"][0])),
+                 "min_relative_difference_any_layer": float(qkv["relative"].min()),
+                 "sentences": list(FORMULA_SENTENCES)})
+
+
+@pytest.mark.claims("qkv_projection_identity")
+def test_qkv_are_projections(claim, qkv, check):
+    check(float(qkv["identity"].max()),
+          extra={"per_layer_max": qkv["identity"].max(1), "sentences": list(FORMULA_SENTENCES)})
 
 
 # --- corpus statistics ---------------------------------------------------------------------
@@ -98,7 +158,7 @@ def test_deep_layers_reach_further(claim, corpus_attention_stats, check):
 def test_positional_heads_exist(claim, corpus_attention_stats, check):
     stats = corpus_attention_stats
     share = stats.previous_argmax if claim.args["direction"] == "previous" else stats.next_argmax
-    specialised = share >= DEFS["positional_share"]
+    specialised = share > DEFS["positional_share"]
     check(int(specialised.sum()),
           extra={"heads_per_layer": specialised.sum(1), "best_share": float(share.max()),
                  "sentences": stats.sentences})
@@ -130,24 +190,77 @@ def report_sentence(models):
     return attend(model, tokenizer, DEFS["sentence"])
 
 
-def strongest_word_target(att, tokens: list[str], source: int) -> np.ndarray:
-    """Per (layer, head): the index of the strongest key of `source`, ignoring [CLS], [SEP] and
-    the source itself."""
-    masked = att[:, :, source, :].copy()
-    masked[..., [0, len(tokens) - 1, source]] = -1
-    return masked.argmax(-1)
+RELATIONS = DEFS["relations"]
 
 
-@pytest.mark.claims("word_target_heads")
-def test_word_attends_to_word(claim, report_sentence, check):
+@pytest.fixture(scope="module")
+def relations(models):
+    model, tokenizer = models.encoder("encoder")
+    return {name: relation_hits(model, tokenizer, spec["pairs"]) for name, spec in RELATIONS.items()}
+
+
+def group_share(hits: np.ndarray, layers: list[int]) -> float:
+    """Share of (pair, head) cases in these layers where the labelled target is the strongest."""
+    return float(hits[:, layers].mean())
+
+
+def report_sentence_heads(report_sentence, pair: list[str], layers: list[int]) -> list[tuple[int, int]]:
     tokens, att = report_sentence.tokens, report_sentence.attentions
-    source, target = tokens.index(claim.args["source"]), tokens.index(claim.args["target"])
-    layers = layer_groups(att.shape[0], DEFS["layer_groups"])[claim.args["group"]]
-    best = strongest_word_target(att, tokens, source)
-    heads = [(layer, int(h)) for layer in layers for h in np.flatnonzero(best[layer] == target)]
+    source, target = tokens.index(pair[0]), tokens.index(pair[1])
+    best = strongest_word_target(att, len(tokens), source)
+    return [(layer, int(h)) for layer in layers for h in np.flatnonzero(best[layer] == target)]
+
+
+@pytest.mark.claims("relation_vs_chance")
+def test_relation_beats_chance(claim, relations, report_sentence, check):
+    found = relations[claim.args["relation"]]
+    groups = layer_groups(found.hits.shape[1], DEFS["layer_groups"])
+    layers = groups[claim.args["group"]]
+    per_pair = found.hits[:, layers].mean((1, 2))
+    low, high = bootstrap_interval(np.column_stack([per_pair, found.chance]),
+                                   lambda s: s[:, 0].mean() / s[:, 1].mean())
+    best_heads = found.hits.mean(0)
+    check({"numerator": float(per_pair.mean()), "denominator": float(found.chance.mean())},
+          extra={"pairs": len(found.pairs), "offsets": found.offsets, "layers": layers,
+                 "share_by_group": {g: group_share(found.hits, ls) for g, ls in groups.items() if ls},
+                 "share_per_layer": found.hits.mean((0, 2)),
+                 "previous_token_share_per_layer": found.previous.mean((0, 2)),
+                 "chance": float(found.chance.mean()), "ratio_bootstrap_95": [low, high],
+                 "best_head": {"layer_head": [int(i) for i in np.unravel_index(best_heads.argmax(), best_heads.shape)],
+                               "share": float(best_heads.max())},
+                 "report_sentence_heads": report_sentence_heads(
+                     report_sentence, RELATIONS[claim.args["relation"]]["report_pair"], layers),
+                 "report_sentence_heads_of": len(layers) * found.hits.shape[2]})
+
+
+@pytest.mark.claims("relation_heads")
+def test_syntactic_heads(claim, relations, corpus_attention_stats, check):
+    found = relations[claim.args["relation"]]
+    share = found.hits.mean(0)  # [layers, heads]: share of pairs whose target is the strongest
+    heads = [(int(layer), int(h)) for layer, h in zip(*np.nonzero(share > DEFS["positional_share"]))]
     check(len(heads),
-          extra={"heads": heads, "layers": layers, "tokens": tokens,
-                 "max_attention": float(att[layers][:, :, source, target].max())})
+          extra={"heads": heads, "share_of_those_heads": [float(share[h]) for h in heads],
+                 "corpus_previous_token_rate_of_those_heads":
+                     [float(corpus_attention_stats.previous_argmax[h]) for h in heads],
+                 "best_share": float(share.max()), "chance": float(found.chance.mean()),
+                 "pairs": len(found.pairs), "offsets": found.offsets,
+                 "heads_per_layer": (share > DEFS["positional_share"]).sum(1)})
+
+
+@pytest.mark.claims("relation_by_group")
+def test_syntax_by_layer_group(claim, relations, check):
+    hits = np.concatenate([r.hits for r in relations.values()])
+    groups = layer_groups(hits.shape[1], DEFS["layer_groups"])
+    shares = {g: group_share(hits, ls) for g, ls in groups.items() if ls}
+    first, second = claim.spec["order"][:2]
+    paired = np.column_stack([hits[:, groups[first]].mean((1, 2)), hits[:, groups[second]].mean((1, 2))])
+    low, high = bootstrap_interval(paired, lambda s: s[:, 0].mean() - s[:, 1].mean())
+    check({g: shares[g] for g in claim.spec["order"]},
+          extra={"share_by_group": shares, "pairs": len(hits), "groups": groups,
+                 "chance": float(np.concatenate([r.chance for r in relations.values()]).mean()),
+                 f"difference_{first}_minus_{second}_bootstrap_95": [low, high],
+                 "by_relation": {name: {g: group_share(r.hits, ls) for g, ls in groups.items() if ls}
+                                 for name, r in relations.items()}})
 
 
 def test_sat_attention_table(report_sentence, recorder):
@@ -155,7 +268,7 @@ def test_sat_attention_table(report_sentence, recorder):
     tokens, att = report_sentence.tokens, report_sentence.attentions
     source = tokens.index("sat")
     assert np.allclose(att.sum(-1), 1.0, atol=1e-5)  # each query's distribution sums to 1
-    best = strongest_word_target(att, tokens, source)
+    best = strongest_word_target(att, len(tokens), source)
     rows = [{"layer": layer, **{f"head {h}": f"{tokens[best[layer, h]]} ({att[layer, h, source, best[layer, h]]:.2f})"
                                 for h in range(att.shape[1])}}
             for layer in range(att.shape[0])]
@@ -175,8 +288,8 @@ def test_per_layer_table_and_plots(corpus_attention_stats, recorder):
         "[SEP] share": stats.sep_share.mean(1), "[CLS] share": stats.cls_share.mean(1),
         "entropy (nats)": stats.entropy.mean(1), "neighbours+[SEP] share": stats.neighbour_sep_share.mean(1),
         "mean distance (tokens)": stats.distance.mean(1),
-        "previous-token heads": (stats.previous_argmax >= DEFS["positional_share"]).sum(1),
-        "next-token heads": (stats.next_argmax >= DEFS["positional_share"]).sum(1),
+        "previous-token heads": (stats.previous_argmax > DEFS["positional_share"]).sum(1),
+        "next-token heads": (stats.next_argmax > DEFS["positional_share"]).sum(1),
     }
     assert all(len(v) == stats.layers for v in per_layer.values())
     assert np.all(stats.entropy >= 0) and np.all(stats.entropy <= stats.uniform_entropy + 1.0)
