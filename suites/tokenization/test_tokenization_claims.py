@@ -16,7 +16,6 @@ from fixtures.tokenization import (
     sentencepiece_spec,
     tokenizer_files,
 )
-from harness.policy import word_rule
 
 MARKERS = ("##", "Ġ", "▁")
 MARKER_PROBE = "Tokenization splits unbelievably long words into pieces"
@@ -212,16 +211,3 @@ def test_non_latin_premium_over_latin(claim, flores_sweep, check):
     check({"numerator": medians["non-latin"], "denominator": medians["latin"]},
           extra={"languages": {g: len(p) for g, p in groups.items()}, "median_premium": medians,
                  "lowest_non_latin": dict(sorted(groups["non-latin"].items(), key=lambda kv: kv[1])[:5])})
-
-
-@pytest.mark.claims("script_group_share")
-def test_non_latin_languages_costing_significantly_more(claim, flores_sweep, check):
-    """Share of the non-Latin-script languages whose premium meets the policy's reading of the word
-    in `args.word` ('significantly': at least 1.5x English), beside the same share for Latin scripts."""
-    threshold = word_rule(claim.args["word"]).threshold
-    groups = script_group_premiums(flores_sweep, claim.model)
-    shares = {g: sum(v >= threshold for v in p.values()) / len(p) for g, p in groups.items()}
-    check(shares["non-latin"],
-          extra={"premium_at_least": threshold, "languages": {g: len(p) for g, p in groups.items()},
-                 "share_latin": shares["latin"],
-                 "non_latin_below": sorted(k for k, v in groups["non-latin"].items() if v < threshold)})
