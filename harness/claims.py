@@ -48,6 +48,9 @@ BASE_FIELDS: dict[str, tuple[type, ...]] = {
     # "measurement" (default) or "definition": a definition verified (a library identity or formula) is
     # listed apart and never counted as evidence for or against the report
     "evidence": (str,),
+    # true when the statement holds or fails on any model of its kind (e.g. "Q, K, V = token embeddings"):
+    # a refutation is then the report's error whichever model ran, never "stand-in differs"
+    "any_model": (bool,),
 }
 EVIDENCE = ("measurement", "definition")
 EXPANSION_FIELDS = {"models": (list,), "per_model": (dict,)}  # one claim per listed role
@@ -93,6 +96,7 @@ class Claim:
     as_written: str | None = None  # the report's figure as printed, which the policy's tolerance reads
     policy: str | None = None  # the policy rule a range's bounds come from
     tolerance_source: str | None = None
+    any_model: bool = False
     path: str = ""
 
     @property
@@ -248,7 +252,7 @@ def _validate_claim(path: Path, raw: Mapping[str, Any], defaults: Mapping[str, A
         stands_for=raw.get("stands_for"),
         quote=raw.get("quote"), evidence=raw.get("evidence", "measurement"),
         as_written=raw.get("as_written"), policy=raw.get("policy"),
-        tolerance_source=raw.get("tolerance_source"), path=str(path),
+        tolerance_source=raw.get("tolerance_source"), any_model=raw.get("any_model", False), path=str(path),
     )
 
 

@@ -88,6 +88,13 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def stands_for(claim: Claim, model: Any) -> str | None:
+    """What the model that ran stands in for; None when it is the report's own, or the claim holds for any model."""
+    if claim.any_model:
+        return None
+    return claim.stands_for or getattr(model, "stands_for", None)
+
+
 class Recorder:
     def __init__(self, *, profile: str, model_set: str, seed: int, run_id: str):
         self.profile, self.model_set, self.seed, self.run_id = profile, model_set, seed, run_id
@@ -124,7 +131,7 @@ class Recorder:
             duration_s=None if duration is None else round(duration, 4),
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S%z"), table=claim.table,
             labels=dict(claim.labels), note=claim.note, source=claim.source,
-            extra=jsonable(dict(extra or {})), stands_for=claim.stands_for or getattr(model, "stands_for", None),
+            extra=jsonable(dict(extra or {})), stands_for=stands_for(claim, model),
             model_revision=getattr(model, "revision", None), model_display=getattr(model, "display", None),
             quote=claim.quote, evidence=claim.evidence,
         )

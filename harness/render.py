@@ -26,12 +26,15 @@ VERDICT_ORDER = (HOLDS, REFUTED_KNOWN, REFUTED, HOLDS_BUT_MARKED)
 REPORT_WRONG = "report wrong"
 REPORT_WRONG_UNEXPLAINED = "report wrong (unexplained)"
 STAND_IN_DIFFERS = "stand-in differs"
+# A claim that checks a published reference (`source`, e.g. MTEB's score) rather than words of the report: a
+# failure says the reference and this run differ, which is not an error of the report.
+REFERENCE_DIFFERS = "reference differs"
 # A definition (a library identity, a formula recomputed) is verified, not evidence about the report: it is
 # counted apart, whatever its outcome, so that it can neither support nor refute the report's findings.
 DEFINITION = "definition verified"
 DEFINITION_FAILED = "definition failed"
-GROUP_ORDER = (HOLDS, REPORT_WRONG, REPORT_WRONG_UNEXPLAINED, STAND_IN_DIFFERS, HOLDS_BUT_MARKED,
-               DEFINITION, DEFINITION_FAILED)
+GROUP_ORDER = (HOLDS, REPORT_WRONG, REPORT_WRONG_UNEXPLAINED, STAND_IN_DIFFERS, REFERENCE_DIFFERS,
+               HOLDS_BUT_MARKED, DEFINITION, DEFINITION_FAILED)
 
 
 def verdict_group(record: Mapping[str, Any]) -> str:
@@ -43,6 +46,8 @@ def verdict_group(record: Mapping[str, Any]) -> str:
         return verdict
     if record.get("stands_for"):
         return STAND_IN_DIFFERS
+    if record.get("source") and not record.get("quote"):
+        return REFERENCE_DIFFERS
     return REPORT_WRONG if verdict == REFUTED_KNOWN else REPORT_WRONG_UNEXPLAINED
 
 
@@ -158,9 +163,10 @@ def summary(view: Mapping[str, Any], experiments: Sequence[str], catalogs: Mappi
         return ""
     return ("## Summary\n\n*report wrong*: the claim does not hold on the report's own model or vocabulary "
             "(*unexplained*: the catalog records no reason yet). *stand-in differs*: it does not hold on a model "
-            "standing in for the report's; informative, not a report error. *definition verified*: a library identity "
-            "or formula recomputed; it shows the harness measures what it says, and is not evidence about the "
-            "report.\n\n" + md_table(list(rows[0]), rows)
+            "standing in for the report's; informative, not a report error. *reference differs*: a published "
+            "figure the claim names as its source (not the report's words) differs from this run. *definition "
+            "verified*: a library identity or formula recomputed; it shows the harness measures what it says, "
+            "and is not evidence about the report.\n\n" + md_table(list(rows[0]), rows)
             + "\n")
 
 
@@ -206,6 +212,7 @@ def refuted_list(records: Sequence[Mapping[str, Any]]) -> str:
     ordered = sorted(records, key=lambda r: r["id"])
     wrong = [r for r in ordered if verdict_group(r) in (REPORT_WRONG, REPORT_WRONG_UNEXPLAINED)]
     differs = [r for r in ordered if verdict_group(r) == STAND_IN_DIFFERS]
+    reference = [r for r in ordered if verdict_group(r) == REFERENCE_DIFFERS]
     parts = []
     if wrong:
         parts.append("\n".join(["### Where the report is wrong", "", *map(_refuted_line, wrong)]) + "\n")
@@ -213,6 +220,10 @@ def refuted_list(records: Sequence[Mapping[str, Any]]) -> str:
         parts.append("\n".join(["### Where a stand-in differs", "",
                                 "Measured on a model standing in for the report's; informative, not an error "
                                 "of the report.", "", *map(_refuted_line, differs)]) + "\n")
+    if reference:
+        parts.append("\n".join(["### Where a published reference differs", "",
+                                "The claim checks a published figure (its source is named), not words of the report.",
+                                "", *map(_refuted_line, reference)]) + "\n")
     return "\n".join(parts)
 
 

@@ -27,6 +27,7 @@ from harness.render import (
     GROUP_ORDER,
     HOLDS,
     HOLDS_BUT_MARKED,
+    REFERENCE_DIFFERS,
     REFUTED,
     REFUTED_KNOWN,
     REPORT_WRONG,
@@ -41,10 +42,12 @@ from harness.results import record_dict
 COLOUR = {HOLDS: "green", REFUTED_KNOWN: "yellow", REFUTED: "red", HOLDS_BUT_MARKED: "red"}
 NOT_HOLDING = (REFUTED, REFUTED_KNOWN, HOLDS_BUT_MARKED)  # listed claim by claim
 SHORT = {HOLDS: "holds", REPORT_WRONG: "report wrong", REPORT_WRONG_UNEXPLAINED: "report wrong?",
-         STAND_IN_DIFFERS: "stand-in differs", HOLDS_BUT_MARKED: "holds, marked refuted",
+         STAND_IN_DIFFERS: "stand-in differs", REFERENCE_DIFFERS: "reference differs",
+         HOLDS_BUT_MARKED: "holds, marked refuted",
          DEFINITION: "definition", DEFINITION_FAILED: "definition failed"}
 LEGEND = ("groups: report wrong = on the report's own model or vocabulary (report wrong? = no reason in the "
           "catalog yet); stand-in differs = on a model standing in for the report's, not a report error; "
+          "reference differs = a published figure the claim cites, not the report; "
           "definition = a library identity verified, not counted as evidence")
 
 
@@ -111,7 +114,7 @@ def claim_line(record: Mapping[str, Any], id_width: int = 0) -> Line:
 def claim_lines(records: Iterable[Mapping[str, Any]], verbosity: int) -> list[Line]:
     shown = [r for r in records if verbosity > 0 or r["verdict"] in NOT_HOLDING]
     order = {v: i for i, v in enumerate((REPORT_WRONG_UNEXPLAINED, HOLDS_BUT_MARKED, REPORT_WRONG,
-                                         STAND_IN_DIFFERS, HOLDS))}
+                                         STAND_IN_DIFFERS, REFERENCE_DIFFERS, HOLDS))}
     shown.sort(key=lambda r: (order.get(verdict_group(r), -1), r["id"]))
     if not shown:
         return [("every claim of this run holds", {"green": True})]

@@ -38,7 +38,7 @@ def write(tmp_path: Path, text: str, name: str = "catalog.toml") -> Path:
 def test_a_good_catalog_loads(tmp_path):
     catalog = load_catalog(write(tmp_path, GOOD), measures={"count"})
     assert [c.id for c in catalog.claims] == ["demo.one", "demo.two"]
-    assert catalog.claims[1].report_value == "3 ± 0.5"
+    assert catalog.claims[1].report_value == "3 ± 0.5 (tolerance: see source)"
     assert catalog.claims[0].section == "2"
 
 
@@ -309,3 +309,15 @@ def test_evidence_is_a_measurement_or_a_definition(tmp_path):
     assert [c.evidence for c in load_catalog(write(tmp_path, text)).claims] == ["measurement", "definition"]
     with pytest.raises(CatalogError, match="field 'evidence': must be one of measurement, definition"):
         load_catalog(write(tmp_path, text.replace('"definition"', '"proof"')))
+
+
+def test_a_claim_about_any_model_is_never_a_stand_in_difference(tmp_path):
+    from types import SimpleNamespace
+
+    from harness.record import stands_for
+
+    text = POLICY_DEMO.replace('measure = "premium"', 'measure = "premium"\nany_model = true')
+    general, specific = load_catalog(write(tmp_path, text)).claims[::-1]
+    minilm = SimpleNamespace(stands_for="BERT-base")
+    assert general.any_model and stands_for(general, minilm) is None
+    assert stands_for(specific, minilm) == "BERT-base"

@@ -33,11 +33,11 @@ def test_counts_failures_and_files(tmp_path):
     assert "harness claims: profile ci, model set packaged: 4 claims" in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] in
             (["tokenization"], ["embeddings"], ["total"])}
-    # columns: holds, report wrong, report wrong?, stand-in differs, holds marked refuted, definition,
-    # definition failed, skipped
-    assert rows == {"tokenization": ["1", "0", "0", "1", "0", "0", "0", "0"],
-                    "embeddings": ["0", "1", "0", "0", "1", "0", "0", "2"],
-                    "total": ["1", "1", "0", "1", "1", "0", "0", "2"]}
+    # columns: holds, report wrong, report wrong?, stand-in differs, reference differs, holds marked refuted,
+    # definition, definition failed, skipped
+    assert rows == {"tokenization": ["1", "0", "0", "1", "0", "0", "0", "0", "0"],
+                    "embeddings": ["0", "1", "0", "0", "0", "1", "0", "0", "2"],
+                    "total": ["1", "1", "0", "1", "0", "1", "0", "0", "2"]}
     failing = [line for line in out.splitlines() if line.startswith(("report wrong", "stand-in", "holds, marked"))]
     assert [line.split()[2 if line.startswith(("report", "stand-in")) else 3] for line in failing] == \
         ["emb.stale-mark", "emb.known", "tok.new-refutation"]
@@ -81,7 +81,7 @@ def test_a_refutation_on_the_reports_own_model_is_counted_apart_from_a_stand_in(
         FakeRecord("stand-in-known", verdict="refuted (known)", stands_for="BERT-base"))]
     out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
     demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
-    assert demo == ["0", "0", "1", "2", "0", "0", "0", "0"]
+    assert demo == ["0", "0", "1", "2", "0", "0", "0", "0", "0"]
     assert next(line for line in out.splitlines() if " own " in line and "report:" in line).startswith("report wrong?")
 
 
@@ -91,5 +91,15 @@ def test_a_definition_is_counted_apart_from_the_evidence(tmp_path):
         FakeRecord("broken-identity", verdict="refuted", evidence="definition"))]
     out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
     demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
-    # holds, report wrong, report wrong?, stand-in differs, holds marked refuted, definition, definition failed
-    assert demo == ["1", "0", "0", "0", "0", "1", "1", "0"]
+    # holds, report wrong, report wrong?, stand-in differs, reference differs, holds marked refuted, definition,
+    # definition failed, skipped
+    assert demo == ["1", "0", "0", "0", "0", "0", "1", "1", "0"]
+
+
+def test_a_published_reference_that_differs_is_not_a_report_error(tmp_path):
+    records = [record_dict(r) for r in (
+        FakeRecord("mteb", verdict="refuted", source="MTEB leaderboard: 82.03"),
+        FakeRecord("quoted", verdict="refuted (known)", source="a paper", quote="the report's words"))]
+    out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
+    demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
+    assert demo == ["0", "1", "0", "0", "1", "0", "0", "0", "0"]
