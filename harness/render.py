@@ -46,7 +46,7 @@ def verdict_group(record: Mapping[str, Any]) -> str:
         return verdict
     if record.get("stands_for"):
         return STAND_IN_DIFFERS
-    if record.get("source") and not record.get("quote"):
+    if record.get("source"):  # the value is a published reference's (the claim's `source`), not the report's
         return REFERENCE_DIFFERS
     return REPORT_WRONG if verdict == REFUTED_KNOWN else REPORT_WRONG_UNEXPLAINED
 

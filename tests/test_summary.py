@@ -99,7 +99,7 @@ def test_a_definition_is_counted_apart_from_the_evidence(tmp_path):
 def test_a_published_reference_that_differs_is_not_a_report_error(tmp_path):
     records = [record_dict(r) for r in (
         FakeRecord("mteb", verdict="refuted", source="MTEB leaderboard: 82.03"),
-        FakeRecord("quoted", verdict="refuted (known)", source="a paper", quote="the report's words"))]
+        FakeRecord("quoted", verdict="refuted (known)", quote="the report's words"))]
     out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
     demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
     assert demo == ["0", "1", "0", "0", "1", "0", "0", "0", "0"]
