@@ -43,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", default=None, help="override the profile's seed (0 .. 2**32 - 1)")
     group.addoption("--retrain", action="store_true",
                     help="fine-tune again even when a cached result for the same config and data exists")
+    group.addoption("--train-processes", type=int, default=1, metavar="N",
+                    help="fine-tune data-parallel in N processes (accelerate launch --multi_gpu --num_processes N: "
+                         "one per GPU on cuda, gloo on CPU); each step's batch is split between them")
     parser.addini("harness_catalogs", "glob of claims catalogs, relative to the rootdir",
                   default="suites/*/catalog.toml")
 
