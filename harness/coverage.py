@@ -1,5 +1,6 @@
 """The report's coverage (suites/coverage.toml): each checkable statement of the report -> the claims that
-check it, or why it is not checkable, or "not yet covered". Validated when loaded; errors name the file.
+check it, or why it is not checkable, or "not yet covered"; and issue 10's lists ([[cannot_fail]] with how each
+entry was resolved, [[inconsistency]], [[stand_in]]). Validated when loaded; errors name the file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from harness.quotes import find_quote
 COVERAGE_FILE = "coverage.toml"
 STATUSES = ("covered", "partly", "not-checkable", "MISSING")
 TABLES = ("statement", "cannot_fail", "inconsistency", "stand_in")  # every table may name claims
+CLAIM_LISTS = ("claims", "by")  # fields that list claim ids (`by`: the claims that resolved a cannot_fail entry)
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,25 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class CannotFail:
+    """Claims that cannot fail (issue 10): why, and either how it was resolved (`resolved`, with the claims that
+    now carry the evidence in `by`) or a proposal still open."""
+    claims: tuple[str, ...]
+    why: str
+    resolved: str | None = None
+    by: tuple[str, ...] = ()
+    proposal: str | None = None
+
+
+@dataclass(frozen=True)
 class Coverage:
     path: Path
     statements: tuple[Statement, ...]
+    cannot_fail: tuple[CannotFail, ...] = ()
+
+    @property
+    def unresolved(self) -> tuple[CannotFail, ...]:
+        return tuple(entry for entry in self.cannot_fail if entry.resolved is None)
 
 
 def coverage_path(catalog_paths: Iterable[Path | str]) -> Path | None:
@@ -61,13 +79,14 @@ def load_coverage(path: Path | str, claim_ids: Iterable[str], report_text: str |
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise CatalogError(path, None, table, "must be an array of tables ([[...]])")
         for index, entry in enumerate(entries):
-            claims = entry.get("claims", [])
-            if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
-                raise CatalogError(path, None, f"{table}[{index}].claims", "must be a list of claim ids")
-            unknown = [c for c in claims if c not in known]
-            if unknown:
-                raise CatalogError(path, unknown[0], f"{table}[{index}].claims",
-                                   f"no catalog has this claim id (unknown: {unknown})")
+            for field in CLAIM_LISTS:
+                claims = entry.get(field, [])
+                if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+                    raise CatalogError(path, None, f"{table}[{index}].{field}", "must be a list of claim ids")
+                unknown = [c for c in claims if c not in known]
+                if unknown:
+                    raise CatalogError(path, unknown[0], f"{table}[{index}].{field}",
+                                       f"no catalog has this claim id (unknown: {unknown})")
     statements = []
     for index, entry in enumerate(data.get("statement", [])):
         where = f"statement[{index}]"
@@ -88,4 +107,25 @@ def load_coverage(path: Path | str, claim_ids: Iterable[str], report_text: str |
                                     note=_string(path, where, entry, "note")))
     if not statements:
         raise CatalogError(path, None, "statement", "a coverage file needs at least one [[statement]]")
-    return Coverage(path=path, statements=tuple(statements))
+    return Coverage(path=path, statements=tuple(statements), cannot_fail=_cannot_fail(path, data))
+
+
+def _cannot_fail(path: Path, data: Mapping[str, Any]) -> tuple[CannotFail, ...]:
+    """[[cannot_fail]]: claims and why; then `resolved` (how: a definition, re-measured, replaced by `by`) or, while
+    open, a `proposal`. `by` only with `resolved`."""
+    entries = []
+    for index, entry in enumerate(data.get("cannot_fail", [])):
+        where = f"cannot_fail[{index}]"
+        if not entry.get("claims"):
+            raise CatalogError(path, None, f"{where}.claims", "names the claims that cannot fail")
+        why = _string(path, where, entry, "why", required=True)
+        resolved = _string(path, where, entry, "resolved")
+        proposal = _string(path, where, entry, "proposal")
+        if resolved is None and proposal is None:
+            raise CatalogError(path, None, f"{where}.resolved", "says how it was resolved (or, while open, "
+                                                                  "'proposal' says what would resolve it)")
+        if entry.get("by") and resolved is None:
+            raise CatalogError(path, None, f"{where}.by", "names the resolving claims only with 'resolved'")
+        entries.append(CannotFail(claims=tuple(entry["claims"]), why=why, resolved=resolved,
+                                  by=tuple(entry.get("by", ())), proposal=proposal))
+    return tuple(entries)

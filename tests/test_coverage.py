@@ -26,6 +26,12 @@ why = "the training corpus is not released"
 [[stand_in]]
 claims = ["demo.two"]
 why = "a stand-in"
+
+[[cannot_fail]]
+claims = ["demo.one"]
+why = "holds by construction"
+resolved = "definition; the evidence is demo.two"
+by = ["demo.two"]
 '''
 REPORT = "| **BPE** (Byte-Pair Encoding) | GPT-2, OPT |"
 
@@ -40,6 +46,15 @@ def test_a_good_coverage_file_loads(tmp_path):
     coverage = load_coverage(write(tmp_path, COVERAGE), {"demo.one", "demo.two"}, REPORT)
     assert [s.status for s in coverage.statements] == ["covered", "not-checkable"]
     assert coverage.statements[0].claims == ("demo.one",)
+    assert coverage.cannot_fail[0].by == ("demo.two",) and coverage.cannot_fail[0].resolved.startswith("definition")
+    assert coverage.unresolved == ()
+
+
+def test_an_open_cannot_fail_entry_carries_its_proposal(tmp_path):
+    text = COVERAGE.replace('resolved = "definition; the evidence is demo.two"\nby = ["demo.two"]\n',
+                            'proposal = "measure it on sampled tokens"\n')
+    coverage = load_coverage(write(tmp_path, text), {"demo.one", "demo.two"}, REPORT)
+    assert [e.proposal for e in coverage.unresolved] == ["measure it on sampled tokens"]
 
 
 @pytest.mark.parametrize("change, field", [
@@ -48,6 +63,9 @@ def test_a_good_coverage_file_loads(tmp_path):
     (('status = "covered"', 'status = "done"'), "statement[0].status"),
     (('why = "the training corpus is not released"\n', ''), "statement[1].why"),
     (('text = "GPT-2, OPT"', 'text = "GPT-3, OPT"'), "statement[0].text"),
+    (('by = ["demo.two"]', 'by = ["demo.gone"]'), "cannot_fail[0].by"),
+    (('resolved = "definition; the evidence is demo.two"\n', ''), "cannot_fail[0].resolved"),
+    (('why = "holds by construction"\n', ''), "cannot_fail[0].why"),
 ])
 def test_a_bad_coverage_file_names_file_and_field(tmp_path, change, field):
     path = write(tmp_path, COVERAGE.replace(*change))
@@ -63,6 +81,7 @@ def test_the_project_coverage_names_existing_claims_and_the_reports_words():
     ids = {c.id for p in ROOT.glob("suites/*/catalog.toml") for c in load_catalog(p).claims}
     coverage = load_coverage(ROOT / "suites" / "coverage.toml", ids, read_report(report))
     assert len(coverage.statements) >= 100
+    assert coverage.unresolved == (), "every [[cannot_fail]] entry says how it was resolved"
 
 
 def test_report_md_shows_coverage_with_verdicts(tmp_path):
