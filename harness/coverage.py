@@ -42,10 +42,20 @@ class CannotFail:
 
 
 @dataclass(frozen=True)
+class Inconsistency:
+    """Where the report disagrees with itself (or a reading of it needs a choice), with the measured finding."""
+    name: str
+    text: str
+    finding: str
+    claims: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Coverage:
     path: Path
     statements: tuple[Statement, ...]
     cannot_fail: tuple[CannotFail, ...] = ()
+    inconsistencies: tuple[Inconsistency, ...] = ()
 
     @property
     def unresolved(self) -> tuple[CannotFail, ...]:
@@ -107,7 +117,19 @@ def load_coverage(path: Path | str, claim_ids: Iterable[str], report_text: str |
                                     note=_string(path, where, entry, "note")))
     if not statements:
         raise CatalogError(path, None, "statement", "a coverage file needs at least one [[statement]]")
-    return Coverage(path=path, statements=tuple(statements), cannot_fail=_cannot_fail(path, data))
+    return Coverage(path=path, statements=tuple(statements), cannot_fail=_cannot_fail(path, data),
+                    inconsistencies=_inconsistencies(path, data))
+
+
+def _inconsistencies(path: Path, data: Mapping[str, Any]) -> tuple[Inconsistency, ...]:
+    entries = []
+    for index, entry in enumerate(data.get("inconsistency", [])):
+        where = f"inconsistency[{index}]"
+        entries.append(Inconsistency(name=_string(path, where, entry, "name", required=True),
+                                     text=_string(path, where, entry, "text", required=True),
+                                     finding=_string(path, where, entry, "finding") or entry.get("why", "") or "",
+                                     claims=tuple(entry.get("claims", ()))))
+    return tuple(entries)
 
 
 def _cannot_fail(path: Path, data: Mapping[str, Any]) -> tuple[CannotFail, ...]:

@@ -259,7 +259,24 @@ def coverage_section(view: Mapping[str, Any], catalogs: Mapping[str, Any]) -> st
         f"{len(coverage.statements)} statements of the report ({path.name}): {checkable} checkable, of which "
         f"{counts['covered']} covered, {counts['partly']} partly covered and {counts['MISSING']} not yet covered; "
         f"{counts['not-checkable']} not checkable from released artefacts.") + "\n\n" + md_table(list(rows[0]), rows)
-            + "\n")
+            + "\n" + _findings(coverage, verdicts))
+
+
+def _findings(coverage: Any, verdicts: Any) -> str:
+    """The report's inconsistencies with their measured findings, and how each claim that could not fail was
+    resolved (suites/coverage.toml's [[inconsistency]] and [[cannot_fail]])."""
+    parts = []
+    if coverage.inconsistencies:
+        rows = [{"Where": i.name, "The report says": i.text, "Finding": i.finding,
+                 "Claims (verdict in this view)": verdicts(i.claims)} for i in coverage.inconsistencies]
+        parts.append("### Where the report disagrees with itself\n\n" + md_table(list(rows[0]), rows) + "\n")
+    if coverage.cannot_fail:
+        rows = [{"Claims": ", ".join(c.claims), "Why they could not fail": c.why,
+                 "Resolved": c.resolved or f"open: {c.proposal}", "Evidence now (verdict in this view)": verdicts(c.by)}
+                for c in coverage.cannot_fail]
+        parts.append("### Claims that could not fail, and what replaced them\n\nA definition verified is listed "
+                     "apart and not counted as evidence.\n\n" + md_table(list(rows[0]), rows) + "\n")
+    return "\n" + "\n".join(parts) if parts else ""
 
 
 def measured_tables(view: Mapping[str, Any], results_dir: Path, experiment: str) -> str:

@@ -103,3 +103,21 @@ def write_catalog(tmp_path: Path) -> Path:
         f'[[claim]]\nid = "demo.{n}"\nstatement = "s"\nmeasure = "m"\ncheck = "exact"\nexpected = 1\n'
         for n in ("one", "two")), encoding="utf-8")
     return path
+
+
+def test_report_md_lists_the_reports_inconsistencies_and_the_resolved_cannot_fail_claims():
+    from harness.render import coverage_section
+
+    catalogs = {}
+    for path in sorted((Path(__file__).resolve().parents[1] / "suites").glob("*/catalog.toml")):
+        catalog = load_catalog(path)
+        catalogs[catalog.experiment] = catalog
+    records = {"att.summary.early-syntax": {"verdict": "holds"}}
+    text = coverage_section({"claims": records}, catalogs)
+    coverage = load_coverage(Path(__file__).resolve().parents[1] / "suites" / "coverage.toml",
+                             {c.id for catalog in catalogs.values() for c in catalog.claims})
+    assert "### Where the report disagrees with itself" in text
+    assert all(f"| {entry.name} |" in text for entry in coverage.inconsistencies)
+    assert "att.summary.early-syntax: holds" in text
+    assert "### Claims that could not fail, and what replaced them" in text
+    assert text.count("\n| ") >= len(coverage.statements) + len(coverage.inconsistencies) + len(coverage.cannot_fail)
