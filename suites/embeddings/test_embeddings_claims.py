@@ -145,23 +145,6 @@ def test_token_vectors_separate_word_senses(claim, models, check):
           extra={"sentences": len(sentences), "sentence_model": claim.args["sentence_model"]})
 
 
-@pytest.mark.claims("same_word_token_cosine")
-def test_pooled_token_vectors_are_context_free(claim, models, check):
-    """'Context-free' read literally: the vectors the embedder pools give the same word the same vector in
-    every sentence. Measured: 1 - the smallest cosine between the word's last-layer vectors over the claim's
-    sentences (0 for a static embedding); extra: the same for every layer (0 = the embedding layer)."""
-    model = models.sentence_encoder(claim.model)
-    transformer = model[0]
-    layers = word_vectors(transformer.auto_model, transformer.tokenizer, claim.args["sentences"], claim.args["word"])
-    smallest = []
-    for vectors in layers:
-        unit = torch.nn.functional.normalize(vectors, dim=-1)
-        smallest.append(float((unit @ unit.T).min()))
-    check(1.0 - smallest[-1],
-          extra={"smallest_cosine_by_layer": smallest, "sentences": len(claim.args["sentences"]),
-                 "word": claim.args["word"]})
-
-
 def stsb_similarities(model, pairs) -> np.ndarray:
     a = model.encode([p.sentence1 for p in pairs], batch_size=64, convert_to_tensor=True)
     b = model.encode([p.sentence2 for p in pairs], batch_size=64, convert_to_tensor=True)
