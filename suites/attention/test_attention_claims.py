@@ -249,16 +249,18 @@ def test_syntactic_heads(claim, relations, corpus_attention_stats, check):
 
 @pytest.mark.claims("relation_by_group")
 def test_syntax_by_layer_group(claim, relations, check):
+    """Pooled syntactic share, one layer group against another, judged on the sample ([policy.sampling]): the
+    95% paired bootstrap interval of higher / lower meets (1, inf) -> holds; the check gets its upper end."""
     hits = np.concatenate([r.hits for r in relations.values()])
     groups = layer_groups(hits.shape[1], DEFS["layer_groups"])
     shares = {g: group_share(hits, ls) for g, ls in groups.items() if ls}
-    first, second = claim.spec["order"][:2]
-    paired = np.column_stack([hits[:, groups[first]].mean((1, 2)), hits[:, groups[second]].mean((1, 2))])
-    low, high = bootstrap_interval(paired, lambda s: s[:, 0].mean() - s[:, 1].mean())
-    check({g: shares[g] for g in claim.spec["order"]},
-          extra={"share_by_group": shares, "pairs": len(hits), "groups": groups,
+    higher, lower = claim.args["higher"], claim.args["lower"]
+    paired = np.column_stack([hits[:, groups[higher]].mean((1, 2)), hits[:, groups[lower]].mean((1, 2))])
+    low, high = bootstrap_interval(paired, lambda s: s[:, 0].mean() / s[:, 1].mean())
+    check({"numerator": high, "denominator": 1.0},
+          extra={"share_by_group": shares, "ratio": shares[higher] / shares[lower], "ratio_bootstrap_95": [low, high],
+                 "pairs": len(hits), "groups": groups,
                  "chance": float(np.concatenate([r.chance for r in relations.values()]).mean()),
-                 f"difference_{first}_minus_{second}_bootstrap_95": [low, high],
                  "by_relation": {name: {g: group_share(r.hits, ls) for g, ls in groups.items() if ls}
                                  for name, r in relations.items()}})
 
