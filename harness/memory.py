@@ -10,7 +10,17 @@ import sys
 
 
 def peak_rss_mb(who: str = "self") -> float | None:
-    """Peak RSS in MB (10^6 bytes) of this process ("self") or of its largest waited-for child ("children")."""
+    """Peak RSS in MB (10^6 bytes) of this process ("self") or of its largest waited-for child ("children").
+
+    For "self" Linux's VmHWM is used where it exists: ru_maxrss survives exec, so a process started from a
+    large parent would report the parent's size at fork until it outgrew it."""
+    if who == "self":
+        try:
+            for line in open("/proc/self/status", encoding="ascii"):
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) * 1024 / 1e6, 1)
+        except OSError:
+            pass
     try:
         import resource
     except ImportError:  # Windows

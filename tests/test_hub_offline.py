@@ -70,9 +70,12 @@ def test_hub_set_offline_measures_what_the_packaged_set_measures(tmp_path):
         assert done.returncode == 0, f"{model_set} run failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
         runs[model_set] = {r["id"]: r for r in run_records(tmp_path / model_set)}
     hub, packaged = runs["hub"], runs["packaged"]
-    measured = {cid for cid, r in packaged.items() if r.get("measured") is not None}
+    # only MiniLM is in the fake Hub cache: claims that also need another role (the word-in-context claims take
+    # token vectors from bert-base-uncased on the hub set) skip there
+    on_minilm = {cid for cid, r in packaged.items() if r.get("model_role") == "minilm"}
+    measured = {cid for cid in on_minilm if packaged[cid].get("measured") is not None}
     assert measured, "the packaged run measured nothing"
-    assert set(hub) == set(packaged)
+    assert set(hub) == on_minilm
     for cid in sorted(measured):
         assert hub[cid]["measured"] == packaged[cid]["measured"], cid
         assert hub[cid].get("verdict") == packaged[cid].get("verdict"), cid

@@ -85,6 +85,7 @@ def test_two_sessions_ending_together_keep_both_runs(pytester, monkeypatch):
     first, second = outputs
     assert "harness claims: profile ci, model set packaged: 2 claims" in first
     listed = first.split("claims that do not hold")[1]
-    assert "report wrong" in listed and "demo.wrong" in listed  # the demo runs no stand-in: the report is wrong
+    # the demo's claims take their values from a `source`, not the report: a wrong one is a reference that differs
+    assert "reference differs" in listed and "demo.wrong" in listed
     assert "harness claims: profile ci, model set packaged: 1 claims" in second
     assert "every claim of this run holds" in second
