@@ -125,8 +125,11 @@ def test_sigint_during_a_suite_leaves_results_intact(demo):
         "def test_zz_slow(recorder):\n"
         f"    pathlib.Path({str(marker)!r}).write_text('x')\n"
         "    time.sleep(60)\n")
+    # a child inherits an ignored SIGINT (a CI job started in the background ignores it), and Python then
+    # installs no KeyboardInterrupt handler; restore the default so the child sees Ctrl-C as a user's terminal does
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider"], cwd=demo.path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300  # a loaded machine may take minutes to import torch and collect
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
