@@ -364,7 +364,7 @@ def run_time_section(run: Mapping[str, Any]) -> str:
         target = targets.get("peak_rss_mb")
         memory = (" Peak RSS is the process's high-water mark when the experiment's last test ended (a row shows "
                   "the session's peak so far); the session row is the peak of the pytest process and its xdist "
-                  f"workers; the largest child process (a fine-tuning) peaked at {run.get('children_peak_rss_mb')} MB."
+                  "workers (fine-tuning runs in child processes, whose own peak is in the LoRA tables)."
                   + (f" Memory target: {target} MB ({'met' if run['peak_rss_mb'] <= target else 'not met'})."
                      if target else ""))
     return (f"## Run time (latest run)\n\nWall time per experiment (fixtures included) on profile "

@@ -135,10 +135,9 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "session_seconds": round(time.time() - ctx.started, 1),
         "suite_seconds": {k: round(v, 1) for k, v in ctx.recorder.suite_seconds.items()},
         "suite_peak_rss_mb": dict(ctx.recorder.peak_rss),
-        # the session's peak: this process (and under xdist its workers, by their last readings) and the
-        # largest child it waited for (the fine-tuning runs)
+        # the session's peak: this process and, under xdist, its workers (by their last readings). Children's
+        # ru_maxrss is not reported: it starts from the parent's size at fork, so it says nothing of the child
         "peak_rss_mb": max([peak_rss_mb() or 0.0, *ctx.recorder.peak_rss.values()]),
-        "children_peak_rss_mb": peak_rss_mb("children"),
         "targets": dict(ctx.profile.get("targets", {})),
         "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
                          "package": load.package, "loads": load.loads,
