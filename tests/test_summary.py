@@ -75,31 +75,30 @@ def test_hook_prints_with_colour_only_when_asked(pytester, tmp_path, monkeypatch
     assert "total" in quiet and "tok.new-refutation" not in quiet
 
 
+def demo_row(*records) -> tuple[list[str], str]:
+    """The summary of these fake records: the demo experiment's counts (holds, report wrong, report wrong?,
+    stand-in differs, reference differs, holds marked refuted, definition, definition failed, skipped) and the text."""
+    out = text(summary_lines(RunSummary([record_dict(r) for r in records], "ci", "packaged", "r1", None, {}), 0))
+    return next(line.split()[1:] for line in out.splitlines() if line.startswith("demo")), out
+
+
 def test_a_refutation_on_the_reports_own_model_is_counted_apart_from_a_stand_in(tmp_path):
-    records = [record_dict(r) for r in (
+    demo, out = demo_row(
         FakeRecord("own", verdict="refuted"), FakeRecord("stand-in", verdict="refuted", stands_for="BERT-base"),
-        FakeRecord("stand-in-known", verdict="refuted (known)", stands_for="BERT-base"))]
-    out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
-    demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
+        FakeRecord("stand-in-known", verdict="refuted (known)", stands_for="BERT-base"))
     assert demo == ["0", "0", "1", "2", "0", "0", "0", "0", "0"]
     assert next(line for line in out.splitlines() if " own " in line and "report:" in line).startswith("report wrong?")
 
 
 def test_a_definition_is_counted_apart_from_the_evidence(tmp_path):
-    records = [record_dict(r) for r in (
+    demo, _ = demo_row(
         FakeRecord("measured", verdict="holds"), FakeRecord("identity", verdict="holds", evidence="definition"),
-        FakeRecord("broken-identity", verdict="refuted", evidence="definition"))]
-    out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
-    demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
-    # holds, report wrong, report wrong?, stand-in differs, reference differs, holds marked refuted, definition,
-    # definition failed, skipped
+        FakeRecord("broken-identity", verdict="refuted", evidence="definition"))
     assert demo == ["1", "0", "0", "0", "0", "0", "1", "1", "0"]
 
 
 def test_a_published_reference_that_differs_is_not_a_report_error(tmp_path):
-    records = [record_dict(r) for r in (
+    demo, _ = demo_row(
         FakeRecord("mteb", verdict="refuted", source="MTEB leaderboard: 82.03"),
-        FakeRecord("quoted", verdict="refuted (known)", quote="the report's words"))]
-    out = text(summary_lines(RunSummary(records, "ci", "packaged", "r1", None, {}), 0))
-    demo = next(line.split()[1:] for line in out.splitlines() if line.startswith("demo"))
+        FakeRecord("quoted", verdict="refuted (known)", quote="the report's words"))
     assert demo == ["0", "1", "0", "0", "1", "0", "0", "0", "0"]
