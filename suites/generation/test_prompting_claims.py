@@ -5,7 +5,9 @@ rates, and a paired exact McNemar test where two conditions answer the same item
 from __future__ import annotations
 
 import pytest
+import torch
 from scipy.stats import binomtest
+from transformers import GPT2Config, GPT2LMHeadModel
 
 EXPERIMENT = "generation"
 
@@ -15,6 +17,19 @@ def wilson(successes: list[bool]) -> tuple[float, float, float]:
     n, k = len(successes), sum(successes)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     return k / n, ci.low, ci.high
+
+
+@pytest.mark.claims("gpt2_parameters")
+def test_gpt2_parameters(claim, check):
+    """GPT-2 small's size from transformers' default GPT2Config (no weights: built on the meta device);
+    parameters() yields the tied LM head / token embedding once."""
+    config = GPT2Config()
+    with torch.device("meta"):
+        model = GPT2LMHeadModel(config)
+    check(sum(p.numel() for p in model.parameters()),
+          extra={"layers": config.n_layer, "d_model": config.n_embd, "vocab": config.vocab_size,
+                 "positions": config.n_positions,
+                 "lm_head_tied": model.lm_head.weight is model.transformer.wte.weight})
 
 
 @pytest.mark.claims("compliance_bound")
