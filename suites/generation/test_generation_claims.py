@@ -11,11 +11,14 @@ from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWa
 
 from fixtures.generation import entropy
 from harness.collect import suite_catalog
+from harness.policy import load_policy
 
 CATALOG = suite_catalog(__file__)
 TEMPERATURES = CATALOG.definitions["temperatures"]
 EXPERIMENT = CATALOG.experiment
 NO_IDS = torch.zeros((1, 1), dtype=torch.long)  # the warpers ignore input_ids
+ALPHA = load_policy().alpha  # [policy.sampling]: a comparison on sampled data must be established at this level
+DRAWS = 4000  # sign-flip draws / bootstrap resamples: p-values resolved to ~1/4000, far finer than alpha
 
 
 def entropies(logits: torch.Tensor) -> np.ndarray:
@@ -144,15 +147,25 @@ def test_entropy_rises_with_temperature(claim, base_next_token_logits, check):
 
 @pytest.mark.claims("greedy_agreement")
 def test_low_temperature_is_near_deterministic(claim, decoding_suite, check):
-    greedy = decoding_suite.runs["greedy"].continuations
+    """Share of sampled continuations identical to greedy decoding over their first `tokens` tokens:
+    a length fixed in the catalog, so the verdict does not depend on how many tokens a profile generates."""
+    length = int(claim.args["tokens"])
+    if decoding_suite.max_new_tokens < length:
+        raise ValueError(f"{claim.id} judges the first {length} tokens, but this profile generates only "
+                         f"{decoding_suite.max_new_tokens} (decoding_new_tokens)")
+    greedy = [g[:length] for g in decoding_suite.runs["greedy"].continuations]
     runs = [r for name, r in decoding_suite.runs.items() if name.startswith(claim.args["strategy"])]
-    same = [a == g for r in runs for a, g in zip(r.continuations, greedy)]
-    agreed = [next((i for i, (x, y) in enumerate(zip(a, g)) if x != y), len(g))
-              for r in runs for a, g in zip(r.continuations, greedy)]
+    pairs = [(a[:length], g) for r in runs for a, g in zip(r.continuations, greedy)]
+    same = [a == g for a, g in pairs]
+    agreed = [next((i for i, (x, y) in enumerate(zip(a, g)) if x != y), length) for a, g in pairs]
+    top = float(np.mean([np.asarray(ranks[:length]) == 1 for r in runs for ranks in r.per_context("rank")]))
     check(sum(same) / len(same),
-          extra={"continuations": len(same), "seeds": [r.seed for r in runs],
+          extra={"continuations": len(same), "seeds": [r.seed for r in runs], "judged_tokens": length,
                  "new_tokens": decoding_suite.max_new_tokens,
-                 "mean_tokens_before_leaving_greedy": float(np.mean(agreed))})
+                 "mean_tokens_before_leaving_greedy": float(np.mean(agreed)),
+                 # a continuation equals greedy exactly when every judged step drew the top token, so
+                 # with independent steps its share would be the per-token share to the power `tokens`
+                 "per_token_top_share": top, "per_token_top_share_to_the_judged_tokens": top ** length})
 
 
 def metric(run, name: str) -> float:
@@ -181,19 +194,36 @@ def nucleus_sizes(logits: torch.Tensor, p: float) -> tuple[np.ndarray, np.ndarra
     return kept, top
 
 
+def halves_ratio(sizes: np.ndarray, top: np.ndarray) -> float:
+    """Mean nucleus size in the uncertain half of the contexts over that in the confident half (split at
+    the median top-token probability)."""
+    confident = top > np.median(top)
+    if confident.all() or not confident.any():
+        return float("nan")
+    return float(sizes[~confident].mean() / sizes[confident].mean())
+
+
 @pytest.mark.claims("nucleus_adapts")
-def test_top_p_adapts_to_confidence(claim, base_next_token_logits, recorder, check):
+def test_top_p_adapts_to_confidence(claim, base_next_token_logits, recorder, profile, check):
     sizes, top = nucleus_sizes(base_next_token_logits, claim.args["p"])
     rho = float(stats.spearmanr(top, sizes).statistic)
     quantiles = np.percentile(sizes, [0, 10, 25, 50, 75, 90, 100])
     recorder.add_table(EXPERIMENT, f"Nucleus size at p = {claim.args['p']} across contexts", [
         {"percentile": q, "tokens in nucleus": int(v)} for q, v in zip([0, 10, 25, 50, 75, 90, 100], quantiles)],
         note=f"{len(sizes)} FLORES-200 English contexts; Spearman(top probability, nucleus size) = {rho:.3f}.")
-    confident = top > np.median(top)  # the sharper half of the contexts, by the top token's probability
-    uncertain_label, confident_label = claim.spec["order"]
-    check({uncertain_label: float(sizes[~confident].mean()), confident_label: float(sizes[confident].mean())},
-          extra={"contexts": len(sizes), "spearman_top_probability_vs_size": rho,
-                 "median_top_probability": float(np.median(top)), "nucleus_size_quantiles": quantiles})
+    ratios = [halves_ratio(sizes[i], top[i]) for i in np.random.default_rng(profile.seed).integers(
+        0, len(sizes), (DRAWS, len(sizes)))]
+    interval = np.percentile(ratios, [100 * ALPHA, 100 * (1 - ALPHA)])
+    confident = top > np.median(top)
+    # [policy.sampling]: "more" on a sample of contexts holds when the lower end of the 90% bootstrap
+    # interval of uncertain / confident lies beyond 1
+    check(float(interval[0]), extra={
+        "mean_nucleus_size": {"uncertain half": float(sizes[~confident].mean()),
+                              "confident half": float(sizes[confident].mean())},
+        "ratio_uncertain_over_confident": halves_ratio(sizes, top),
+        f"ratio_bootstrap_{round(100 * (1 - 2 * ALPHA))}": [float(v) for v in interval],
+        "contexts": len(sizes), "spearman_top_probability_vs_size": rho,
+        "median_top_probability": float(np.median(top)), "nucleus_size_quantiles": quantiles})
 
 
 @pytest.mark.claims("chain_rule")
