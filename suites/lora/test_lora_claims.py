@@ -422,10 +422,103 @@ def prompting_vs_finetuning(models, harness, profile, lora_classifier, dev_set, 
     return rows, len(items)
 
 
-@pytest.mark.claims("prompting_latency")
-def test_prompting_is_slower(claim, prompting_vs_finetuning, check):
-    rows, n = prompting_vs_finetuning
-    check({k: rows[k]["ms per example"] for k in claim.spec["order"]}, extra={"examples": n})
+# Timing claims: every variant runs on the same inputs at the same batch, rounds interleaved (the order
+# alternating) so that load from other processes falls on all of them alike; the best of the rounds
+# is the variant's time (the least disturbed run), and every round's time is in the record.
+LATENCY_ROUNDS = 4
+CONTEXT_EXAMPLES = 10  # SST-2 dev sentences for the prompt-context timing (batch 1 each)
+MERGE_ROUNDS = 15
+MERGE_BATCH = 32
+
+
+def best_of_rounds(variants: dict, rounds: int) -> dict[str, list[float]]:
+    """Seconds of each round per variant (a callable each), rounds interleaved in alternating order."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for name in names:  # warm-up: first-call allocation and thread start-up are not the model's speed
+        variants[name]()
+    for i in range(rounds):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+@pytest.fixture(scope="module")
+def context_latency(models, harness, dev_set) -> dict:
+    """The same instruction-tuned LM answering each sentence with the few-shot prompt (instruction and
+    two labelled examples: prompting's context) and from the sentence alone (what a fine-tuned copy of
+    the model reads); one forward pass at batch 1, next-token logits of the last position only."""
+    train = read_sst2(harness.data_dir / "sst2" / "train.txt")
+    shots = [next(e for e in train if e.label == 1), next(e for e in train if e.label == 0)]
+    lm = models.causal_lm("smollm2")
+    tokenizer = prepare_tokenizer(models.tokenizer("smollm2"))
+
+    def ids(messages):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
+
+    def forward(batch):
+        def run():
+            with torch.no_grad():
+                for x in batch:
+                    lm(x, logits_to_keep=1)
+        return run
+
+    items = dev_set[:CONTEXT_EXAMPLES]
+    inputs = {"few-shot prompt": [ids(prompt_messages(e.text, shots)) for e in items],
+              "sentence alone": [ids([{"role": "user", "content": e.text}]) for e in items]}
+    times = best_of_rounds({name: forward(batch) for name, batch in inputs.items()}, LATENCY_ROUNDS)
+    return {"times": times, "examples": len(items),
+            "tokens (mean)": {name: sum(x.shape[1] for x in batch) / len(batch) for name, batch in inputs.items()}}
+
+
+@pytest.mark.claims("context_latency_ratio")
+def test_prompting_context_is_slightly_slower(claim, context_latency, check):
+    times, n = context_latency["times"], context_latency["examples"]
+    best = {name: min(rounds) for name, rounds in times.items()}
+    check({"numerator": best["few-shot prompt"], "denominator": best["sentence alone"]},
+          extra={"ms per example (best round)": {k: 1000 * v / n for k, v in best.items()},
+                 "rounds (ms per example)": {k: [1000 * t / n for t in v] for k, v in times.items()},
+                 "prompt tokens (mean)": context_latency["tokens (mean)"], "examples": n, "batch": 1,
+                 "token ratio": context_latency["tokens (mean)"]["few-shot prompt"]
+                 / context_latency["tokens (mean)"]["sentence alone"]})
+
+
+@pytest.mark.claims("merged_latency_ratio")
+def test_merged_lora_runs_at_base_speed(claim, models, profile, dev_set, check):
+    from fixtures.finetune import lora_model
+
+    base, tokenizer = build_classifier(models, "lora-backbone")
+    adapted, _ = lora_model(models, train_configs(profile)["lora"])
+    torch.manual_seed(0)
+    with torch.no_grad():  # PEFT starts B at zero; a non-zero B makes the merge change the weights, as training does
+        for name, p in adapted.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.02)
+    merged = copy.deepcopy(adapted).merge_and_unload().eval()
+    base, adapted = base.eval(), adapted.eval()
+    batch = tokenizer([e.text for e in dev_set[:MERGE_BATCH]], padding=True, return_tensors="pt")
+
+    def forward(model):
+        def run():
+            with torch.no_grad():
+                return model(**batch).logits
+        return run
+
+    variants = {"base": forward(base), "merged": forward(merged), "unmerged adapter": forward(adapted)}
+    times = best_of_rounds(variants, MERGE_ROUNDS)
+    best = {name: min(rounds) for name, rounds in times.items()}
+    with torch.no_grad():
+        changed = float((variants["merged"]() - variants["base"]()).abs().max())
+    check({"numerator": best["merged"], "denominator": best["base"]},
+          extra={"ms per batch (best round)": {k: 1000 * v for k, v in best.items()},
+                 "rounds (ms per batch)": {k: [1000 * t for t in v] for k, v in times.items()},
+                 "unmerged adapter / base": best["unmerged adapter"] / best["base"],
+                 "max |logit change| merged vs base": changed, "batch": MERGE_BATCH,
+                 "parameters": {k: sum(p.numel() for p in m.parameters())
+                                for k, m in (("base", base), ("merged", merged))}})
 
 
 @pytest.mark.claims("prompting_accuracy")
