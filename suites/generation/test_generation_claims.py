@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from fixtures.generation import entropy
+from fixtures.generation import distinct_n, entropy, paired_flip_p, repeats
 from harness.collect import suite_catalog
 from harness.policy import load_policy
 
@@ -171,6 +171,37 @@ def test_low_temperature_is_near_deterministic(claim, decoding_suite, check):
 def metric(run, name: str) -> float:
     return {"distinct-1": run.distinct(1), "distinct-2": run.distinct(2), "perplexity": run.perplexity,
             "repetition": run.repetition}[name]
+
+
+def paired_items(run, name: str) -> tuple[list, object]:
+    """One item per context (so two strategies pair up context by context) and the statistic that
+    turns a list of items into the metric."""
+    if name in ("distinct-1", "distinct-2"):
+        n = int(name[-1])
+        return run.continuations, lambda items: distinct_n(items, n)
+    if name == "repetition":
+        return run.continuations, lambda items: float(np.mean([repeats(c) for c in items]))
+    if name == "low-probability":  # tokens below 1/|V| under the untruncated distribution
+        floor = -np.log(run.vocab_size)
+        return ([[v < floor for v in row] for row in run.per_context("logp")],
+                lambda items: float(np.mean([v for row in items for v in row])))
+    raise KeyError(f"no paired metric {name!r}")
+
+
+@pytest.mark.claims("strategy_test")
+def test_decoding_strategy_comparison(claim, decoding_suite, check):
+    """A comparison of decoding strategies on sampled text, judged as [policy.sampling] says: each
+    link of the claimed order (highest first) must be established by a one-sided paired sign-flip
+    test over the contexts; the largest link p-value is the measurement."""
+    order, name = claim.args["order"], claim.args["metric"]
+    items = {s: paired_items(decoding_suite.runs[s], name) for s in order}
+    links = {f"{hi} > {lo}": paired_flip_p(items[hi][0], items[lo][0], items[hi][1], draws=DRAWS,
+                                           seed=decoding_suite.seeds[0])
+             for hi, lo in zip(order, order[1:])}
+    check(max(links.values()), extra={
+        "metric": name, "values": {s: stat(its) for s, (its, stat) in items.items()}, "one_sided_p": links,
+        "test": f"paired sign-flip over {len(decoding_suite.contexts)} contexts, {DRAWS} draws, one-sided",
+        "contexts": len(decoding_suite.contexts), "new_tokens": decoding_suite.max_new_tokens})
 
 
 @pytest.mark.claims("strategy_metric")
