@@ -427,8 +427,6 @@ def prompting_vs_finetuning(models, harness, profile, lora_classifier, dev_set, 
 # is the variant's time (the least disturbed run), and every round's time is in the record.
 LATENCY_ROUNDS = 4
 CONTEXT_EXAMPLES = 10  # SST-2 dev sentences for the prompt-context timing (batch 1 each)
-MERGE_ROUNDS = 15
-MERGE_BATCH = 32
 
 
 def best_of_rounds(variants: dict, rounds: int) -> dict[str, list[float]]:
@@ -484,41 +482,6 @@ def test_prompting_context_is_slightly_slower(claim, context_latency, check):
                  "prompt tokens (mean)": context_latency["tokens (mean)"], "examples": n, "batch": 1,
                  "token ratio": context_latency["tokens (mean)"]["few-shot prompt"]
                  / context_latency["tokens (mean)"]["sentence alone"]})
-
-
-@pytest.mark.claims("merged_latency_ratio")
-def test_merged_lora_runs_at_base_speed(claim, models, profile, dev_set, check):
-    from fixtures.finetune import lora_model
-
-    base, tokenizer = build_classifier(models, "lora-backbone")
-    adapted, _ = lora_model(models, train_configs(profile)["lora"])
-    torch.manual_seed(0)
-    with torch.no_grad():  # PEFT starts B at zero; a non-zero B makes the merge change the weights, as training does
-        for name, p in adapted.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0.0, 0.02)
-    merged = copy.deepcopy(adapted).merge_and_unload().eval()
-    base, adapted = base.eval(), adapted.eval()
-    batch = tokenizer([e.text for e in dev_set[:MERGE_BATCH]], padding=True, return_tensors="pt")
-
-    def forward(model):
-        def run():
-            with torch.no_grad():
-                return model(**batch).logits
-        return run
-
-    variants = {"base": forward(base), "merged": forward(merged), "unmerged adapter": forward(adapted)}
-    times = best_of_rounds(variants, MERGE_ROUNDS)
-    best = {name: min(rounds) for name, rounds in times.items()}
-    with torch.no_grad():
-        changed = float((variants["merged"]() - variants["base"]()).abs().max())
-    check({"numerator": best["merged"], "denominator": best["base"]},
-          extra={"ms per batch (best round)": {k: 1000 * v for k, v in best.items()},
-                 "rounds (ms per batch)": {k: [1000 * t for t in v] for k, v in times.items()},
-                 "unmerged adapter / base": best["unmerged adapter"] / best["base"],
-                 "max |logit change| merged vs base": changed, "batch": MERGE_BATCH,
-                 "parameters": {k: sum(p.numel() for p in m.parameters())
-                                for k, m in (("base", base), ("merged", merged))}})
 
 
 @pytest.mark.claims("prompting_accuracy")
