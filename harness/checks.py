@@ -22,9 +22,13 @@ class Verdict(enum.StrEnum):
     REFUTED = "refuted"
     REFUTED_KNOWN = "refuted (known)"
     HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
+    # a comparison on sampled data that the data establish neither way ([policy.sampling])
+    INCONCLUSIVE = "inconclusive"
 
     @classmethod
-    def of(cls, holds: bool, known_refutation: str | None) -> Verdict:
+    def of(cls, holds: bool, known_refutation: str | None, inconclusive: bool = False) -> Verdict:
+        if inconclusive:
+            return cls.INCONCLUSIVE
         if holds:
             return cls.HOLDS_BUT_MARKED if known_refutation else cls.HOLDS
         return cls.REFUTED_KNOWN if known_refutation else cls.REFUTED
@@ -34,6 +38,8 @@ class Verdict(enum.StrEnum):
 class Decision:
     holds: bool
     detail: str  # what was compared, in words, for failure messages and the report
+    # neither established nor contradicted (never together with holds): the claim is not decided
+    inconclusive: bool = False
 
 
 class SpecError(ValueError):
@@ -402,8 +408,106 @@ class Monotonic(CheckKind):
         return right, [right[::-1], [right[0], right[2], right[1]], right[:1]]
 
 
+def _misses_range(spec: Mapping[str, Any], low: float, high: float) -> bool:
+    """Whether no point of [low, high] lies in the claim's range (its strict ends excluded)."""
+    return (("min" in spec and high < spec["min"]) or ("above" in spec and high <= spec["above"])
+            or ("max" in spec and low > spec["max"]) or ("below" in spec and low >= spec["below"]))
+
+
+class Established(CheckKind):
+    """A comparison on sampled data, judged as [policy.sampling] says: it holds only when the data
+    establish it, is refuted when they establish the opposite, and is otherwise inconclusive (never
+    "holds"). Two forms of measurement:
+
+    - a test: {'p': one-sided p-value of the claimed direction, 'p_reverse': of the opposite one},
+      and, when the claim also gives the effect a size (a range here), 'interval': the effect's
+      confidence interval. Holds when p < alpha and the interval meets the range (a figure's
+      reading); refuted when p_reverse < alpha or the interval misses the range.
+    - an interval alone, {'interval': [low, high], 'confidence': c}, for a statistic compared with a
+      threshold (the range here): c must be 1 - 2 alpha (each end a one-sided test at alpha). Holds
+      when the whole interval lies in the range, refuted when none of it does.
+    """
+
+    name = "established"
+    fields = (Field("alpha", (float,)),
+              *(Field(n, (int, float), required=False) for n in ("min", "max", "above", "below")))
+
+    def validate(self, spec: Mapping[str, Any]) -> None:
+        super().validate(spec)
+        if not 0 < spec["alpha"] < 0.5:
+            raise SpecError("alpha", f"must lie in (0, 0.5), got {spec['alpha']!r}")
+        _validate_range_order(spec)
+
+    def bounds(self, spec: Mapping[str, Any]) -> tuple[float, float] | None:
+        return _range_bounds(spec) if any(k in spec for k, _ in RANGE_KEYS) else None
+
+    def decide(self, spec: Mapping[str, Any], measured: Any) -> Decision:
+        if not isinstance(measured, Mapping) or not ({"p", "p_reverse"} <= set(measured) or "interval" in measured):
+            raise TypeError("an established check needs {'p': x, 'p_reverse': y[, 'interval': [low, high]]} or "
+                            f"{{'interval': [low, high], 'confidence': c}}, got {measured!r}")
+        alpha = float(spec["alpha"])
+        sized = self.bounds(spec)
+        interval = None
+        if "interval" in measured:
+            low, high = (_require_number(v, "interval end") for v in measured["interval"])
+            interval = f"interval [{low:.4g}, {high:.4g}]"
+        if "p" not in measured:
+            return self._decide_interval(spec, measured, alpha, low, high, interval)
+        p = _require_number(measured["p"], "p")
+        p_reverse = _require_number(measured["p_reverse"], "p_reverse")
+        detail = f"expected one-sided p < {fmt(alpha)}; measured p = {p:.4g} (opposite direction {p_reverse:.4g})"
+        if sized is not None:
+            if interval is None:
+                raise KeyError("an established check with a range needs the effect's 'interval'")
+            detail += f", {interval} against {_describe_range(spec)}"
+            if _misses_range(spec, low, high):
+                return Decision(False, detail + ": the interval misses the report's range")
+        if p < alpha:
+            return Decision(True, detail)
+        if p_reverse < alpha:
+            return Decision(False, detail + ": the opposite direction is established")
+        return Decision(False, detail + ": established neither way (inconclusive at this sample size)",
+                        inconclusive=True)
+
+    @staticmethod
+    def _decide_interval(spec: Mapping[str, Any], measured: Mapping[str, Any], alpha: float, low: float,
+                         high: float, interval: str | None) -> Decision:
+        if not any(k in spec for k, _ in RANGE_KEYS):
+            raise KeyError("an established check on an interval alone needs a range (min, max, above, below)")
+        confidence = _require_number(measured.get("confidence"), "confidence")
+        if abs(confidence - (1 - 2 * alpha)) > 1e-9:
+            raise ValueError(f"the interval's confidence {confidence} is not 1 - 2 alpha = {1 - 2 * alpha:g} "
+                             "([policy.sampling]: each end a one-sided test at alpha)")
+        detail = f"expected the {confidence:.0%} {interval} within {_describe_range(spec)}"
+        if _in_range(spec, low) and _in_range(spec, high):
+            return Decision(True, detail)
+        if _misses_range(spec, low, high):
+            return Decision(False, detail + ": it lies outside (the opposite is established)")
+        return Decision(False, detail + ": it straddles the bound (inconclusive at this sample size)",
+                        inconclusive=True)
+
+    def describe(self, spec: Mapping[str, Any]) -> str:
+        sized = f": {_describe_range(spec)}" if self.bounds(spec) is not None else ""
+        return f"established at alpha {fmt(spec['alpha'])}{sized}"
+
+    def examples(self, spec: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        alpha = float(spec["alpha"])
+        sized = self.bounds(spec)
+        if sized is None:
+            return ({"p": alpha / 10, "p_reverse": 1 - alpha / 10},
+                    [{"p": 1 - alpha / 10, "p_reverse": alpha / 10}, {"p": alpha, "p_reverse": alpha},
+                     {"p": 0.5, "p_reverse": 0.5}])
+        inside, outside = _range_examples(spec)
+        confidence = 1 - 2 * alpha
+        wrong: list[Any] = [{"interval": [end, end], "confidence": confidence} for end in outside]
+        wrong += [{"interval": sorted([inside, end]), "confidence": confidence} for end in outside]
+        wrong += [{"p": alpha / 10, "p_reverse": 1, "interval": [end, end]} for end in outside]
+        wrong += [{"p": 0.5, "p_reverse": 0.5, "interval": [inside, inside]}]
+        return {"interval": [inside, inside], "confidence": confidence}, wrong
+
+
 CHECKS: dict[str, CheckKind] = {kind.name: kind for kind in (Exact(), Approx(), Range(), Ratio(), Ordering(),
-                                                             Monotonic())}
+                                                             Monotonic(), Established())}
 
 
 def decide(check: str, spec: Mapping[str, Any], measured: Any) -> Decision:

@@ -330,9 +330,13 @@ def check_tolerance(claim: Mapping[str, Any]) -> str | None:
     report's figure in `as_written` and the tolerance the policy gives it. Range bounds must name
     their rule in `policy`: a quantity word, "fp32:<scale>", or "as_written" (the report's own
     range or bound). A non-empty `tolerance_source` (why another tolerance, with its citation)
-    exempts the claim. Exact, ordering and monotonic checks have no tolerance.
+    exempts the claim. An `established` check's alpha must be [policy.sampling]'s. Exact, ordering and
+    monotonic checks have no tolerance.
     """
     where = f"claim '{claim.get('id', '?')}'"
+    if claim.get("check") == "established" and claim.get("alpha") != load_policy().alpha:
+        return (f"{where}: field 'alpha': {claim.get('alpha')!r} is not the policy's significance level "
+                f"([policy.sampling].alpha = {load_policy().alpha})")
     if "tolerance_source" in claim:
         source = claim["tolerance_source"]
         if isinstance(source, str) and source.strip():
@@ -342,6 +346,6 @@ def check_tolerance(claim: Mapping[str, Any]) -> str | None:
     has_tolerance = "tolerance" in claim or "rel_tolerance" in claim
     if check == "approx" or (check == "ratio" and "expected" in claim and has_tolerance):
         return _check_approx(claim, where)
-    if check in ("range", "ratio") and any(f in claim for f in BOUND_FIELDS):
+    if check in ("range", "ratio", "established") and any(f in claim for f in BOUND_FIELDS):
         return _check_bounds(claim, where)
     return None

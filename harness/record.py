@@ -9,16 +9,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pytest
+
 from harness.checks import Verdict, decide
 from harness.claims import Claim
 
 # the verdicts under their former names (harness.report imports these)
 HOLDS, REFUTED = Verdict.HOLDS, Verdict.REFUTED
 REFUTED_KNOWN, HOLDS_BUT_MARKED = Verdict.REFUTED_KNOWN, Verdict.HOLDS_BUT_MARKED
+INCONCLUSIVE = Verdict.INCONCLUSIVE
 
 
 class ClaimRefuted(AssertionError):
     """Raised when a measurement contradicts a claim; known refutations expect exactly this."""
+
+
+class ClaimInconclusive(pytest.skip.Exception):
+    """Raised when the sampled data establish a comparison neither way: the test skips with the
+    reason (neither a pass nor a failure), and the record keeps the verdict 'inconclusive'."""
 
 
 @dataclass
@@ -116,10 +124,10 @@ class Recorder:
         measured = jsonable(measured)
         try:
             decision = decide(claim.check, claim.spec, measured)
-        except (TypeError, KeyError) as exc:
+        except (TypeError, KeyError, ValueError) as exc:
             raise TypeError(f"claim {claim.id} ({claim.path}): cannot decide the measurement: {exc}") from None
         known = claim.known_refutation(self.model_set)
-        status = Verdict.of(decision.holds, known)
+        status = Verdict.of(decision.holds, known, decision.inconclusive)
         duration = time.perf_counter() - self.call_started if self.call_started else None
         record = Record(
             id=claim.id, experiment=claim.experiment, section=claim.section,
@@ -136,6 +144,8 @@ class Recorder:
             quote=claim.quote, evidence=claim.evidence,
         )
         self.records[claim.id] = record
+        if decision.inconclusive:
+            raise ClaimInconclusive(f"{INCONCLUSIVE}: claim {claim.id}: {decision.detail}")
         if not decision.holds:
             message = (f"claim {claim.id} (report section {claim.section}) does not hold\n"
                        f"  the report says: {claim.statement}\n"

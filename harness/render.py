@@ -18,8 +18,11 @@ HOLDS = "holds"
 REFUTED_KNOWN = "refuted (known)"
 REFUTED = "refuted"
 HOLDS_BUT_MARKED = "holds (catalog marks it refuted)"
+# a comparison on sampled data established neither way ([policy.sampling]): neither evidence for the report
+# nor against it; its own group, whatever model ran
+INCONCLUSIVE = "inconclusive"
 NOT_MEASURED = "not measured"
-VERDICT_ORDER = (HOLDS, REFUTED_KNOWN, REFUTED, HOLDS_BUT_MARKED)
+VERDICT_ORDER = (HOLDS, REFUTED_KNOWN, REFUTED, HOLDS_BUT_MARKED, INCONCLUSIVE)
 
 # Verdict groups: a claim that does not hold says the report is wrong only when the report's own model or
 # vocabulary ran (`stands_for` is None); on a stand-in it says the stand-in differs, which is informative.
@@ -34,7 +37,7 @@ REFERENCE_DIFFERS = "reference differs"
 DEFINITION = "definition verified"
 DEFINITION_FAILED = "definition failed"
 GROUP_ORDER = (HOLDS, REPORT_WRONG, REPORT_WRONG_UNEXPLAINED, STAND_IN_DIFFERS, REFERENCE_DIFFERS,
-               HOLDS_BUT_MARKED, DEFINITION, DEFINITION_FAILED)
+               INCONCLUSIVE, HOLDS_BUT_MARKED, DEFINITION, DEFINITION_FAILED)
 
 
 def verdict_group(record: Mapping[str, Any]) -> str:
@@ -164,7 +167,9 @@ def summary(view: Mapping[str, Any], experiments: Sequence[str], catalogs: Mappi
     return ("## Summary\n\n*report wrong*: the claim does not hold on the report's own model or vocabulary "
             "(*unexplained*: the catalog records no reason yet). *stand-in differs*: it does not hold on a model "
             "standing in for the report's; informative, not a report error. *reference differs*: a published "
-            "figure the claim names as its source (not the report's words) differs from this run. *definition "
+            "figure the claim names as its source (not the report's words) differs from this run. *inconclusive*: "
+            "a comparison on sampled data that this run's sample establishes neither way (README, tolerance "
+            "policy); neither evidence for the report nor against it. *definition "
             "verified*: a library identity or formula recomputed; it shows the harness measures what it says, "
             "and is not evidence about the report.\n\n" + md_table(list(rows[0]), rows)
             + "\n")
@@ -201,8 +206,12 @@ def claim_tables(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], c
 def _refuted_line(r: Mapping[str, Any]) -> str:
     quote = f" The report: \"{md_text(r['quote'])}\"." if r.get("quote") else ""
     model = f" Model: {md_text(model_ran(r))}." if r.get("model") or r.get("model_role") else ""
-    why = f" Why: {md_text(r['known_refutation'])}" if r.get("known_refutation") else \
-        " (not yet explained in the catalog)"
+    if r.get("known_refutation"):
+        why = f" Why: {md_text(r['known_refutation'])}"
+    elif verdict_group(r) == INCONCLUSIVE:
+        why = f" Note: {md_text(r['note'])}" if r.get("note") else ""
+    else:
+        why = " (not yet explained in the catalog)"
     return (f"- {md_code(r['id'])}:{quote} Report's value: {md_text(r['report_value'])}; measured: "
             f"{md_text(r.get('detail', ''))}.{model}{why}")
 
@@ -213,6 +222,7 @@ def refuted_list(records: Sequence[Mapping[str, Any]]) -> str:
     wrong = [r for r in ordered if verdict_group(r) in (REPORT_WRONG, REPORT_WRONG_UNEXPLAINED)]
     differs = [r for r in ordered if verdict_group(r) == STAND_IN_DIFFERS]
     reference = [r for r in ordered if verdict_group(r) == REFERENCE_DIFFERS]
+    undecided = [r for r in ordered if verdict_group(r) == INCONCLUSIVE]
     parts = []
     if wrong:
         parts.append("\n".join(["### Where the report is wrong", "", *map(_refuted_line, wrong)]) + "\n")
@@ -224,6 +234,11 @@ def refuted_list(records: Sequence[Mapping[str, Any]]) -> str:
         parts.append("\n".join(["### Where a published reference differs", "",
                                 "The claim checks a published figure (its source is named), not words of the report.",
                                 "", *map(_refuted_line, reference)]) + "\n")
+    if undecided:
+        parts.append("\n".join(["### Inconclusive at this run's sample size", "",
+                                 "A comparison on sampled data that the sample establishes neither way: not "
+                                 "evidence for the report, nor against it.", "", *map(_refuted_line, undecided)])
+                     + "\n")
     return "\n".join(parts)
 
 

@@ -27,6 +27,7 @@ from harness.render import (
     GROUP_ORDER,
     HOLDS,
     HOLDS_BUT_MARKED,
+    INCONCLUSIVE,
     REFERENCE_DIFFERS,
     REFUTED,
     REFUTED_KNOWN,
@@ -39,15 +40,16 @@ from harness.render import (
 )
 from harness.results import record_dict
 
-COLOUR = {HOLDS: "green", REFUTED_KNOWN: "yellow", REFUTED: "red", HOLDS_BUT_MARKED: "red"}
-NOT_HOLDING = (REFUTED, REFUTED_KNOWN, HOLDS_BUT_MARKED)  # listed claim by claim
+COLOUR = {HOLDS: "green", REFUTED_KNOWN: "yellow", REFUTED: "red", HOLDS_BUT_MARKED: "red", INCONCLUSIVE: "yellow"}
+NOT_HOLDING = (REFUTED, REFUTED_KNOWN, HOLDS_BUT_MARKED, INCONCLUSIVE)  # listed claim by claim
 SHORT = {HOLDS: "holds", REPORT_WRONG: "report wrong", REPORT_WRONG_UNEXPLAINED: "report wrong?",
          STAND_IN_DIFFERS: "stand-in differs", REFERENCE_DIFFERS: "reference differs",
-         HOLDS_BUT_MARKED: "holds, marked refuted",
+         INCONCLUSIVE: "inconclusive", HOLDS_BUT_MARKED: "holds, marked refuted",
          DEFINITION: "definition", DEFINITION_FAILED: "definition failed"}
 LEGEND = ("groups: report wrong = on the report's own model or vocabulary (report wrong? = no reason in the "
           "catalog yet); stand-in differs = on a model standing in for the report's, not a report error; "
           "reference differs = a published figure the claim cites, not the report; "
+          "inconclusive = a sampled comparison the run's data establish neither way (skipped, not a pass); "
           "definition = a library identity verified, not counted as evidence")
 
 
@@ -68,6 +70,12 @@ Line = tuple[str, dict[str, bool]]  # text and terminal markup
 def _experiment_of(nodeid: str) -> str | None:
     parts = nodeid.split("::")[0].split("/")
     return parts[1] if len(parts) > 2 and parts[0] == "suites" else None
+
+
+def _is_inconclusive(report: Any) -> bool:
+    longrepr = getattr(report, "longrepr", None)
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return reason.startswith(f"Skipped: {INCONCLUSIVE}:") or reason.startswith(f"{INCONCLUSIVE}:")
 
 
 def count_table(summary: RunSummary) -> list[Line]:
@@ -114,11 +122,12 @@ def claim_line(record: Mapping[str, Any], id_width: int = 0) -> Line:
 def claim_lines(records: Iterable[Mapping[str, Any]], verbosity: int) -> list[Line]:
     shown = [r for r in records if verbosity > 0 or r["verdict"] in NOT_HOLDING]
     order = {v: i for i, v in enumerate((REPORT_WRONG_UNEXPLAINED, HOLDS_BUT_MARKED, REPORT_WRONG,
-                                         STAND_IN_DIFFERS, REFERENCE_DIFFERS, HOLDS))}
+                                         STAND_IN_DIFFERS, REFERENCE_DIFFERS, INCONCLUSIVE, HOLDS))}
     shown.sort(key=lambda r: (order.get(verdict_group(r), -1), r["id"]))
     if not shown:
         return [("every claim of this run holds", {"green": True})]
-    title = "claims" if verbosity > 0 else "claims that do not hold (or hold against the catalog's mark)"
+    title = "claims" if verbosity > 0 else \
+        "claims that do not hold or are inconclusive (or hold against the catalog's mark)"
     width = max(len(r["id"]) for r in shown)
     return [(f"{title}:", {"bold": True}), *(claim_line(r, width) for r in shown)]
 
@@ -156,7 +165,9 @@ def session_summary(config: pytest.Config, stats: Mapping[str, Sequence[Any]]) -
         return None
     if not ctx.recorder.records:
         return None
-    skipped = Counter(e for e in (_experiment_of(getattr(r, "nodeid", "")) for r in stats.get("skipped", ())) if e)
+    # an inconclusive claim skips, but it has a record and its own column: not counted twice
+    skipped = Counter(e for e in (_experiment_of(getattr(r, "nodeid", "")) for r in stats.get("skipped", ())
+                                  if not _is_inconclusive(r)) if e)
     records = [record_dict(r) for r in ctx.recorder.records.values()]
     return RunSummary(records, ctx.profile.name, ctx.model_set, ctx.run_id,
                       ctx.results_dir if ctx.write_results else None, dict(skipped))

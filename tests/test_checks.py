@@ -65,7 +65,9 @@ def test_report_value_is_described(check, spec, text):
 
 
 def test_verdicts_are_the_strings_results_hold():
-    assert [v.value for v in Verdict] == ["holds", "refuted", "refuted (known)", "holds (catalog marks it refuted)"]
+    assert [v.value for v in Verdict] == ["holds", "refuted", "refuted (known)", "holds (catalog marks it refuted)",
+                                          "inconclusive"]
+    assert Verdict.of(False, "why", inconclusive=True) is Verdict.INCONCLUSIVE
     assert Verdict.of(True, None) == "holds" and f"{Verdict.of(False, 'why')}" == "refuted (known)"
     assert Verdict.of(True, "why") is Verdict.HOLDS_BUT_MARKED and Verdict.of(False, None) is Verdict.REFUTED
 
@@ -103,3 +105,56 @@ def test_each_kind_validates_its_fields(check, spec, field):
 def test_exact_number_against_measured_text_is_an_error():
     with pytest.raises(TypeError, match="not the same kind"):
         decide("exact", {"expected": 3}, "3")
+
+
+# --- established: a comparison on sampled data holds only when the data establish it ------------
+
+@pytest.mark.parametrize("measured, verdict", [
+    ({"p": 0.01, "p_reverse": 0.99}, "holds"),
+    ({"p": 0.3, "p_reverse": 0.7}, "inconclusive"),
+    ({"p": 0.05, "p_reverse": 0.95}, "inconclusive"),  # p must be below alpha
+    ({"p": 0.99, "p_reverse": 0.01}, "refuted"),  # the opposite is established
+])
+def test_established_by_a_test(measured, verdict):
+    decision = decide("established", {"alpha": 0.05}, measured)
+    assert (decision.holds, decision.inconclusive) == {"holds": (True, False), "inconclusive": (False, True),
+                                                       "refuted": (False, False)}[verdict], decision.detail
+
+
+@pytest.mark.parametrize("interval, verdict", [
+    ([1.12, 1.3], "holds"),
+    ([1.1, 1.3], "holds"),  # min is inclusive
+    ([1.05, 1.3], "inconclusive"),  # straddles the bound: neither established
+    ([0.95, 1.05], "refuted"),  # wholly short of it: the opposite is established
+])
+def test_established_by_an_interval(interval, verdict):
+    decision = decide("established", {"alpha": 0.05, "min": 1.1}, {"interval": interval, "confidence": 0.9})
+    assert (decision.holds, decision.inconclusive) == {"holds": (True, False), "inconclusive": (False, True),
+                                                       "refuted": (False, False)}[verdict], decision.detail
+
+
+def test_established_interval_must_have_the_policy_confidence():
+    # a 95% interval's lower end is a one-sided test at 0.025, not the policy's 0.05: refused, not judged
+    with pytest.raises(ValueError, match="1 - 2 alpha"):
+        decide("established", {"alpha": 0.05, "min": 1.1}, {"interval": [1.2, 1.3], "confidence": 0.95})
+
+
+def test_established_test_with_a_size_needs_both():
+    spec = {"alpha": 0.05, "min": 0.01, "max": 0.08}
+    assert decide("established", spec, {"p": 0.001, "p_reverse": 1, "interval": [0.02, 0.05]}).holds
+    too_large = decide("established", spec, {"p": 0.001, "p_reverse": 1, "interval": [0.1, 0.2]})
+    assert not too_large.holds and not too_large.inconclusive
+    undecided = decide("established", spec, {"p": 0.6, "p_reverse": 0.5, "interval": [-0.02, 0.02]})
+    assert undecided.inconclusive
+
+
+def test_an_inconclusive_claim_skips_and_keeps_its_record():
+    from harness.claims import Claim
+    from harness.record import ClaimInconclusive, Recorder
+
+    claim = Claim(id="demo.undecided", experiment="demo", section="1", statement="A is more than B",
+                  measure="m", check="established", spec={"alpha": 0.05}, path="demo.toml")
+    recorder = Recorder(profile="ci", model_set="packaged", seed=0, run_id="r")
+    with pytest.raises(ClaimInconclusive, match="inconclusive"):
+        recorder.check(claim, {"p": 0.4, "p_reverse": 0.6})
+    assert recorder.records["demo.undecided"].verdict == "inconclusive"

@@ -33,11 +33,12 @@ def test_counts_failures_and_files(tmp_path):
     assert "harness claims: profile ci, model set packaged: 4 claims" in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] in
             (["tokenization"], ["embeddings"], ["total"])}
-    # columns: holds, report wrong, report wrong?, stand-in differs, reference differs, holds marked refuted,
+    # columns: holds, report wrong, report wrong?, stand-in differs, reference differs, inconclusive,
+    # holds marked refuted,
     # definition, definition failed, skipped
-    assert rows == {"tokenization": ["1", "0", "0", "1", "0", "0", "0", "0", "0"],
-                    "embeddings": ["0", "1", "0", "0", "0", "1", "0", "0", "2"],
-                    "total": ["1", "1", "0", "1", "0", "1", "0", "0", "2"]}
+    assert rows == {"tokenization": ["1", "0", "0", "1", "0", "0", "0", "0", "0", "0"],
+                    "embeddings": ["0", "1", "0", "0", "0", "0", "1", "0", "0", "2"],
+                    "total": ["1", "1", "0", "1", "0", "0", "1", "0", "0", "2"]}
     failing = [line for line in out.splitlines() if line.startswith(("report wrong", "stand-in", "holds, marked"))]
     assert [line.split()[2 if line.startswith(("report", "stand-in")) else 3] for line in failing] == \
         ["emb.stale-mark", "emb.known", "tok.new-refutation"]
@@ -77,7 +78,8 @@ def test_hook_prints_with_colour_only_when_asked(pytester, tmp_path, monkeypatch
 
 def demo_row(*records) -> tuple[list[str], str]:
     """The summary of these fake records: the demo experiment's counts (holds, report wrong, report wrong?,
-    stand-in differs, reference differs, holds marked refuted, definition, definition failed, skipped) and the text."""
+    stand-in differs, reference differs, inconclusive, holds marked refuted, definition, definition failed,
+    skipped) and the text."""
     out = text(summary_lines(RunSummary([record_dict(r) for r in records], "ci", "packaged", "r1", None, {}), 0))
     return next(line.split()[1:] for line in out.splitlines() if line.startswith("demo")), out
 
@@ -86,7 +88,7 @@ def test_a_refutation_on_the_reports_own_model_is_counted_apart_from_a_stand_in(
     demo, out = demo_row(
         FakeRecord("own", verdict="refuted"), FakeRecord("stand-in", verdict="refuted", stands_for="BERT-base"),
         FakeRecord("stand-in-known", verdict="refuted (known)", stands_for="BERT-base"))
-    assert demo == ["0", "0", "1", "2", "0", "0", "0", "0", "0"]
+    assert demo == ["0", "0", "1", "2", "0", "0", "0", "0", "0", "0"]
     assert next(line for line in out.splitlines() if " own " in line and "report:" in line).startswith("report wrong?")
 
 
@@ -94,11 +96,18 @@ def test_a_definition_is_counted_apart_from_the_evidence(tmp_path):
     demo, _ = demo_row(
         FakeRecord("measured", verdict="holds"), FakeRecord("identity", verdict="holds", evidence="definition"),
         FakeRecord("broken-identity", verdict="refuted", evidence="definition"))
-    assert demo == ["1", "0", "0", "0", "0", "0", "1", "1", "0"]
+    assert demo == ["1", "0", "0", "0", "0", "0", "0", "1", "1", "0"]
 
 
 def test_a_published_reference_that_differs_is_not_a_report_error(tmp_path):
     demo, _ = demo_row(
         FakeRecord("mteb", verdict="refuted", source="MTEB leaderboard: 82.03"),
         FakeRecord("quoted", verdict="refuted (known)", quote="the report's words"))
-    assert demo == ["0", "1", "0", "0", "1", "0", "0", "0", "0"]
+    assert demo == ["0", "1", "0", "0", "1", "0", "0", "0", "0", "0"]
+
+
+def test_an_inconclusive_comparison_is_neither_evidence_nor_refutation(tmp_path):
+    demo, out = demo_row(FakeRecord("undecided", verdict="inconclusive", stands_for="BERT-base"),
+                         FakeRecord("measured", verdict="holds"))
+    assert demo == ["1", "0", "0", "0", "0", "1", "0", "0", "0", "0"]
+    assert next(line for line in out.splitlines() if " undecided " in line).startswith("inconclusive")
