@@ -94,6 +94,33 @@ def test_an_unknown_refutation_fails_with_both_values(demo):
     run.stdout.fnmatch_lines(["*report's value:  5*", "*measured:        expected exactly 5, measured 4*"])
 
 
+UNDECIDED = '''
+
+[[claim]]
+id = "demo.undecided"
+statement = "a coin lands heads more often than tails"
+source = "a self-test's own coin"
+measure = "coin"
+check = "established"
+alpha = 0.05
+'''
+
+
+def test_an_inconclusive_comparison_skips_with_its_record(demo):
+    (demo.path / "suites" / "demo" / "catalog.toml").write_text(CATALOG + UNDECIDED)
+    (demo.path / "suites" / "demo" / "test_demo.py").write_text(SUITE + (
+        '\n@pytest.mark.claims("coin")\ndef test_coin(claim, check):\n'
+        '    check({"p": 0.4, "p_reverse": 0.6})\n'))
+    run = demo.runpytest_subprocess("suites", "-rs", "-p", "harness.summary")
+    run.assert_outcomes(passed=1, xfailed=1, skipped=1)
+    run.stdout.fnmatch_lines(["*inconclusive: claim demo.undecided: expected one-sided p < 0.05*"])
+    table = next(line for line in run.stdout.lines if line.startswith("demo "))
+    # demo.known-wrong cites a source, so it is "reference differs"; the inconclusive one is not also "skipped"
+    assert table.split()[1:] == ["1", "0", "0", "0", "1", "1", "0", "0", "0", "0"]
+    assert results(demo)["claims"]["demo.undecided"]["verdict"] == "inconclusive"
+    assert "Inconclusive at this run's sample size" in (demo.path / "results" / "REPORT.md").read_text()
+
+
 def test_partial_run_keeps_other_claims(demo):
     demo.runpytest_subprocess("suites").assert_outcomes(passed=1, xfailed=1)
     demo.runpytest_subprocess("suites", "-k", "demo.holds").assert_outcomes(passed=1, deselected=1)
