@@ -252,7 +252,12 @@ def paired(dev_outcomes) -> dict:
         share = np.where(acc_full > CHANCE, (acc_lora - CHANCE) / (acc_full - CHANCE), np.nan)
     only_full = int(((full == 1) & (lora == 0)).sum())
     only_lora = int(((full == 0) & (lora == 1)).sum())
-    mcnemar = binomtest(min(only_full, only_lora), only_full + only_lora, 0.5).pvalue if only_full + only_lora else 1.0
+    discordant = only_full + only_lora
+    mcnemar = binomtest(min(only_full, only_lora), discordant, 0.5).pvalue if discordant else 1.0
+    # one-sided exact McNemar, each direction: [policy.sampling] establishes a comparison at alpha
+    full_better = binomtest(only_full, discordant, 0.5, alternative="greater").pvalue if discordant else 1.0
+    lora_better = binomtest(only_lora, discordant, 0.5, alternative="greater").pvalue if discordant else 1.0
+    one_sided = load_policy().alpha
     gap = float(full.mean() - lora.mean())
     return {
         "accuracy full": float(full.mean()), "accuracy lora": float(lora.mean()), "gap (full - lora)": gap,
@@ -261,8 +266,12 @@ def paired(dev_outcomes) -> dict:
         "share of gain": (float(lora.mean()) - CHANCE) / (float(full.mean()) - CHANCE),
         "share of gain ci95 (paired bootstrap)": [float(np.nanquantile(share, alpha / 2)),
                                                   float(np.nanquantile(share, 1 - alpha / 2))],
+        f"share of gain ci{round(100 * (1 - 2 * one_sided))} (paired bootstrap)": [
+            float(np.nanquantile(share, one_sided)), float(np.nanquantile(share, 1 - one_sided))],
         "right only with full": only_full, "right only with lora": only_lora,
-        "mcnemar exact p (two-sided)": float(mcnemar), "resamples": BOOTSTRAP_RESAMPLES, "sentences": len(full)}
+        "mcnemar exact p (two-sided)": float(mcnemar), "mcnemar exact p (full better, one-sided)": float(full_better),
+        "mcnemar exact p (lora better, one-sided)": float(lora_better),
+        "resamples": BOOTSTRAP_RESAMPLES, "sentences": len(full)}
 
 
 @pytest.mark.claims("trained_share")
@@ -288,15 +297,16 @@ def test_accuracy_as_reported(claim, finetuned, dev_outcomes, profile, check):
 @pytest.mark.claims("paired_gap")
 def test_full_beats_lora_by_the_reported_gap(claim, finetuned, paired, profile, check):
     skip_unless_report_setting(finetuned["lora"], profile)
-    check(nearest_in(paired["gap ci95 (paired bootstrap)"], CHECKS["range"].bounds(claim.spec)),
-          extra={**paired, **setting(finetuned["lora"])})
+    check({"p": paired["mcnemar exact p (full better, one-sided)"],
+           "p_reverse": paired["mcnemar exact p (lora better, one-sided)"],
+           "interval": paired["gap ci95 (paired bootstrap)"]}, extra={**paired, **setting(finetuned["lora"])})
 
 
 @pytest.mark.claims("share_of_gain")
 def test_lora_yields_most_of_the_gain(claim, finetuned, paired, check):
-    low, high = paired["share of gain ci95 (paired bootstrap)"]
-    bound = CHECKS["range"].bounds(claim.spec)
-    check(nearest_in((low, high), bound), extra={**paired, **setting(finetuned["lora"]), "chance": CHANCE})
+    confidence = 1 - 2 * load_policy().alpha
+    check({"interval": paired[f"share of gain ci{round(100 * confidence)} (paired bootstrap)"],
+           "confidence": round(confidence, 6)}, extra={**paired, **setting(finetuned["lora"]), "chance": CHANCE})
 
 
 @pytest.mark.claims("accuracy_over_chance")
