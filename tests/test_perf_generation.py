@@ -10,7 +10,13 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from fixtures.generation import continuation_perplexity
+from fixtures.generation import (
+    StepStatistics,
+    banned_ids,
+    continuation_perplexity,
+    continuation_statistics,
+    token_statistics,
+)
 from fixtures.prompting import load_prompting_spec
 from harness.claims import CatalogError
 
@@ -53,6 +59,60 @@ def test_batched_perplexity_matches_rowwise(tiny_lm, rows):
     ids, mask = left_padded(prompts)
     batched = continuation_perplexity(tiny_lm, ids, mask, generated, rows=rows)
     assert batched == pytest.approx(rowwise_perplexity(tiny_lm, prompts, generated), rel=1e-5)
+
+
+@pytest.mark.parametrize("sampling", [True, False])
+def test_statistics_from_generate_match_a_teacher_forced_pass(tiny_lm, sampling):
+    """decode() scores each token with the logits generate() computed (KV cache, left padding): the
+    same log-probabilities, ranks, nucleus membership and surprisal moments as a second, teacher-forced
+    pass over prompt + continuation, which the suite no longer runs."""
+    generator = torch.Generator().manual_seed(2)
+    prompts = [torch.randint(3, 97, (n,), generator=generator).tolist() for n in (3, 7, 5, 1)]
+    ids, mask = left_padded(prompts)
+    settings = {"temperature": 0.7, "top_p": 0.9, "banned": banned_ids(tiny_lm)}
+    steps = StepStatistics(settings if sampling else None)
+    hook = tiny_lm.register_forward_hook(steps, with_kwargs=True)
+    torch.manual_seed(0)
+    try:
+        with torch.inference_mode():
+            out = tiny_lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, min_new_tokens=6,
+                                   do_sample=sampling, temperature=0.7 if sampling else 1.0,
+                                   top_p=0.9 if sampling else 1.0, top_k=None, pad_token_id=PAD)
+    finally:
+        hook.remove()
+    generated = out[:, ids.shape[1]:]
+    ppl, per_token = steps.finish(generated)
+    reference_ppl, reference, _ = continuation_statistics(tiny_lm, ids, mask, generated,
+                                                          token_stats=settings if sampling else None)
+    assert ppl == pytest.approx(reference_ppl, rel=1e-5)
+    for key, values in reference.items():
+        assert per_token[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
+    assert len(per_token["logp"]) == generated.numel()
+
+
+@pytest.mark.parametrize("temperature, top_p, banned", [(0.7, 0.9, [2]), (1.0, 1.0, []), (1.3, None, [0, 5])])
+def test_token_statistics_follow_their_definitions(temperature, top_p, banned):
+    """Each statistic recomputed from its definition in float64, one token at a time."""
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(6, 50, generator=generator) * 3
+    tokens = torch.tensor([1, 7, 3, 49, 20, 11])
+    got = token_statistics(logits, tokens, temperature=temperature, top_p=top_p, banned=banned)
+    for i, token in enumerate(tokens.tolist()):
+        logp = torch.log_softmax(logits[i].double(), -1)
+        keep = torch.ones(50, dtype=torch.bool)
+        keep[banned] = False
+        sampled = torch.where(keep, logp, torch.tensor(-math.inf, dtype=torch.float64)).softmax(-1)
+        higher = sampled > sampled[token]
+        nucleus = top_p if top_p is not None and top_p < 1.0 else 0.9
+        expected = {"logp": float(logp[token]), "rank": float(higher.sum() + 1),
+                    "in_nucleus": float(sampled[higher].sum() < nucleus)}
+        for suffix, t in (("", temperature), ("_T1", 1.0)):
+            q = torch.where(keep, logp / t, torch.tensor(-math.inf, dtype=torch.float64)).softmax(-1)
+            mean = float((q * -logp).sum())
+            expected[f"surprisal_mean{suffix}"] = mean
+            expected[f"surprisal_var{suffix}"] = float((q * (-logp - mean) ** 2).sum())
+        for key, value in expected.items():
+            assert got[key][i] == pytest.approx(value, rel=1e-4, abs=1e-5), (key, i)
 
 
 def test_prompting_spec_from_the_generation_catalog():
