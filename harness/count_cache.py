@@ -38,8 +38,14 @@ def pipeline_key(backend: Any, *, unk_id: int | None, sub_character: np.ndarray 
     the harness's own per-id tables and procedure."""
     import tokenizers
 
+    # padding and truncation are lifted while counting (flores_counts.unpadded), and an earlier test
+    # may have left either set on the shared backend: they must not change the key
+    pipeline = json.loads(backend.to_str())
+    pipeline.pop("padding", None)
+    pipeline.pop("truncation", None)
     digest = hashlib.sha256()
-    for part in (backend.to_str(), tokenizers.__version__, PROCEDURE, str(COUNTING_VERSION), repr(unk_id)):
+    for part in (json.dumps(pipeline, sort_keys=True, ensure_ascii=False), tokenizers.__version__, PROCEDURE,
+                 str(COUNTING_VERSION), repr(unk_id)):
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     if sub_character is not None:

@@ -15,7 +15,8 @@ harness/reference/petrov2023_flores_token_counts.csv.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,22 +56,37 @@ class TextCounts:
     sub_character_tokens: int = 0
 
 
-def encode_counts(backend: Any, texts: list[str], *, unk_id: int | None = None,
-                  sub_character: np.ndarray | None = None) -> list[TextCounts]:
-    """Count the tokens of each text with a `tokenizers.Tokenizer`, no special tokens, no padding
-    or truncation (lifted for the call and put back). One batch call, so the Rust side spreads the
-    texts over the cores; ids are read only when unknown or sub-character tokens are counted."""
+@contextmanager
+def unpadded(backend: Any) -> Iterator[Any]:
+    """The `tokenizers.Tokenizer` with its padding and truncation lifted, put back afterwards.
+
+    sentence-transformers' tokenizer.json pads and truncates to 128; lifting the settings for the
+    call spares a copy of the backend (hundreds of MB for Gemma's vocabulary)."""
     padding, truncation = backend.padding, backend.truncation
     backend.no_padding()
     backend.no_truncation()
     try:
-        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
-        encodings = encode(texts, add_special_tokens=False)
+        yield backend
     finally:
         if padding:
             backend.enable_padding(**padding)
         if truncation:
             backend.enable_truncation(**truncation)
+
+
+def encode_batch(backend: Any, texts: list[str]) -> list[Any]:
+    """One batch call without special tokens, so the Rust side spreads the texts over the cores."""
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+    return encode(texts, add_special_tokens=False)
+
+
+def encode_counts(backend: Any, texts: list[str], *, unk_id: int | None = None,
+                  sub_character: np.ndarray | None = None) -> list[TextCounts]:
+    """Count the tokens of each text with a `tokenizers.Tokenizer`, no special tokens, no padding
+    or truncation (lifted for the call and put back). One batch call, so the Rust side spreads the
+    texts over the cores; ids are read only when unknown or sub-character tokens are counted."""
+    with unpadded(backend):
+        encodings = encode_batch(backend, texts)
     if unk_id is None and (sub_character is None or not sub_character.any()):
         return [TextCounts(len(e)) for e in encodings]
     counts = []

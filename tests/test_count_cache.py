@@ -11,19 +11,10 @@ from pathlib import Path
 import pytest
 
 from fixtures.tokenization import FloresSweep
-from harness import models
 from harness.count_cache import FOLDER, CountCache, pipeline_key, text_digest
 from harness.data import Flores
 from harness.flores_counts import TextCounts
 from tests.test_flores_counts import write_flores
-
-
-@pytest.fixture(scope="module")
-def gpt2():
-    try:
-        return models.load_tokenizer(models.resolve("gpt2", "packaged"), Path("/nonexistent-cache"))
-    except models.ModelUnavailable as exc:
-        pytest.skip(f"packaged GPT-2 vocabulary unavailable: {exc}")
 
 
 def sweep_of(root: Path, tokenizers: dict, cache: CountCache) -> FloresSweep:
@@ -63,6 +54,16 @@ def test_the_key_follows_the_pipeline(gpt2):
     clone = gpt2.backend_tokenizer.from_str(backend.to_str())
     clone.add_tokens(["zzzq"])  # an added token changes what a text costs
     assert plain != pipeline_key(clone, unk_id=None, sub_character=None)
+
+
+def test_padding_left_by_an_earlier_test_does_not_change_the_key(gpt2):
+    # counting lifts padding and truncation (flores_counts.unpadded), so they cannot change a count;
+    # a key that included them missed the cache whenever another test had set them on the backend
+    backend = gpt2.backend_tokenizer.from_str(gpt2.backend_tokenizer.to_str())
+    plain = pipeline_key(backend, unk_id=None, sub_character=None)
+    backend.enable_padding(length=128)
+    backend.enable_truncation(max_length=128)
+    assert pipeline_key(backend, unk_id=None, sub_character=None) == plain
 
 
 @pytest.mark.parametrize("damage", ["not json", json.dumps({"key": "other", "counts": {}}),
