@@ -34,7 +34,7 @@ def skip_missing(exc: DataUnavailable | str) -> MissingData:
     return MissingData(str(exc))
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin: pluggy keeps plugins in sets, so hashed by identity
 class MissingDataGuard:
     allowed: bool
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> test ids

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.tokenization import FloresSweep, SweepError, sweep_roles, tokenization_claims
-from harness import models
 from harness.data import Flores
 from harness.flores_counts import REFERENCE_FILE, ReferenceError, compare, encode_counts, joined_text, load_published
 
@@ -27,14 +26,6 @@ def write_flores(root: Path, texts: dict[str, tuple[str, str]], newline: str = "
         (root / "dev" / f"{language}.dev").write_bytes(dev.replace("\n", newline).encode())
         (root / "devtest" / f"{language}.devtest").write_bytes(devtest.replace("\n", newline).encode())
     return root
-
-
-@pytest.fixture(scope="module")
-def gpt2():
-    try:
-        return models.load_tokenizer(models.resolve("gpt2", "packaged"), Path("/nonexistent-cache"))
-    except models.ModelUnavailable as exc:
-        pytest.skip(f"packaged GPT-2 vocabulary unavailable: {exc}")
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
