@@ -14,6 +14,7 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -197,15 +198,22 @@ class Check:
         self.claim, self.recorder, self.model_set = claim, recorder, model_set
 
     def source(self) -> Any:
-        """The claim's model as resolved in this model set (None for no single model)."""
+        """The claim's model as resolved in this model set; for a claim over several models, all of
+        them at once, standing in for what any of them stands in for (None: no model resolves)."""
         from harness.models import ModelUnavailable, resolve
 
-        if len(self.claim.models) != 1:
-            return None
-        try:
-            return resolve(self.claim.model, self.model_set)
-        except ModelUnavailable:
-            return None
+        sources = []
+        for role in self.claim.models:
+            try:
+                sources.append(resolve(role, self.model_set))
+            except ModelUnavailable:
+                continue
+        if len(self.claim.models) == 1 or not sources:
+            return sources[0] if sources else None
+        return SimpleNamespace(
+            role=" + ".join(s.role for s in sources), name=" vs ".join(s.name for s in sources),
+            display=" vs ".join(s.display for s in sources), package=None, revision=None,
+            stands_for="; ".join(f"{s.display} for {s.stands_for}" for s in sources if s.stands_for) or None)
 
     def __call__(self, measured: Any, *, extra: Mapping[str, Any] | None = None) -> Record:
         return self.recorder.check(self.claim, measured, model=self.source(), extra=extra)

@@ -64,6 +64,23 @@ def _digests():
             yield spec["package"], spec["file"], spec["gguf_sha256"]
 
 
+def test_a_claim_over_several_models_names_every_stand_in():
+    """A comparison of two models records both, and any stand-in among them, so a failure is grouped as
+    'stand-in differs', never as the report's error (gen.prompt.instruct-follows: SmolLM2-135M-Instruct
+    against Gemma-3-270M base, for the report's chat models and GPT-2)."""
+    from harness.claims import Claim
+    from harness.collect import Check
+    from harness.record import Recorder
+
+    claim = Claim(id="demo.pair", experiment="demo", section="5", statement="instruct beats base", measure="m",
+                  check="range", spec={"min": 2.0}, models=("smollm2", "base-lm"), path="demo.toml")
+    recorder = Recorder(profile="ci", model_set="packaged", seed=0, run_id="r")
+    Check(claim, recorder, "packaged")(3.0)
+    record = recorder.records["demo.pair"]
+    assert "SmolLM2" in record.model_display and "Gemma-3" in record.model_display
+    assert "GPT-2" in record.stands_for and "chat model" in record.stands_for
+
+
 @pytest.mark.parametrize("package, relative, digest", sorted(set(_digests())))
 def test_recorded_digests_match_installed_packages(package, relative, digest):
     spec = importlib.util.find_spec(package)
