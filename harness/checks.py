@@ -450,11 +450,16 @@ class Established(CheckKind):
         interval = None
         if "interval" in measured:
             low, high = (_require_number(v, "interval end") for v in measured["interval"])
+            if low > high:
+                raise ValueError(f"interval [{low}, {high}]: its low end is above its high end")
             interval = f"interval [{low:.4g}, {high:.4g}]"
         if "p" not in measured:
             return self._decide_interval(spec, measured, alpha, low, high, interval)
         p = _require_number(measured["p"], "p")
         p_reverse = _require_number(measured["p_reverse"], "p_reverse")
+        if p < alpha and p_reverse < alpha:
+            raise ValueError(f"p = {p} and p_reverse = {p_reverse} both below alpha: not two one-sided tests of "
+                             "one comparison")
         detail = f"expected one-sided p < {fmt(alpha)}; measured p = {p:.4g} (opposite direction {p_reverse:.4g})"
         if sized is not None:
             if interval is None:

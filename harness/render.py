@@ -206,7 +206,9 @@ def claim_tables(records: Sequence[Mapping[str, Any]], missing: Sequence[Any], c
 def _refuted_line(r: Mapping[str, Any]) -> str:
     quote = f" The report: \"{md_text(r['quote'])}\"." if r.get("quote") else ""
     model = f" Model: {md_text(model_ran(r))}." if r.get("model") or r.get("model_role") else ""
-    if r.get("known_refutation"):
+    if verdict_group(r) == INCONCLUSIVE and r.get("known_refutation"):
+        why = f" The catalog marks it refuted, which this run does not establish: {md_text(r['known_refutation'])}"
+    elif r.get("known_refutation"):
         why = f" Why: {md_text(r['known_refutation'])}"
     elif verdict_group(r) == INCONCLUSIVE:
         why = f" Note: {md_text(r['note'])}" if r.get("note") else ""

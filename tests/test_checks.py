@@ -158,3 +158,23 @@ def test_an_inconclusive_claim_skips_and_keeps_its_record():
     with pytest.raises(ClaimInconclusive, match="inconclusive"):
         recorder.check(claim, {"p": 0.4, "p_reverse": 0.6})
     assert recorder.records["demo.undecided"].verdict == "inconclusive"
+
+
+def test_an_inconclusive_claim_the_catalog_marks_refuted_fails():
+    # the mark says the data refute it; a run that establishes neither way must say so, not skip quietly
+    from harness.claims import Claim
+    from harness.record import Recorder
+
+    claim = Claim(id="demo.marked", experiment="demo", section="1", statement="A is more than B", measure="m",
+                  check="established", spec={"alpha": 0.05}, refuted="B is more", path="demo.toml")
+    recorder = Recorder(profile="ci", model_set="packaged", seed=0, run_id="r")
+    with pytest.raises(AssertionError, match="marked refuted in the catalog"):
+        recorder.check(claim, {"p": 0.4, "p_reverse": 0.6})
+    assert recorder.records["demo.marked"].verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("measured", [{"interval": [1.3, 1.0], "confidence": 0.9},
+                                      {"p": 0.01, "p_reverse": 0.01}])
+def test_established_refuses_impossible_measurements(measured):
+    with pytest.raises(ValueError):
+        decide("established", {"alpha": 0.05, "min": 1.1} if "interval" in measured else {"alpha": 0.05}, measured)
