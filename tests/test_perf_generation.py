@@ -11,10 +11,10 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from fixtures.generation import (
-    StepStatistics,
     banned_ids,
     continuation_perplexity,
     continuation_statistics,
+    step_statistics,
     token_statistics,
 )
 from fixtures.prompting import load_prompting_spec
@@ -70,16 +70,11 @@ def test_statistics_from_generate_match_a_teacher_forced_pass(tiny_lm, sampling)
     prompts = [torch.randint(3, 97, (n,), generator=generator).tolist() for n in (3, 7, 5, 1)]
     ids, mask = left_padded(prompts)
     settings = {"temperature": 0.7, "top_p": 0.9, "banned": banned_ids(tiny_lm)}
-    steps = StepStatistics(settings if sampling else None)
-    hook = tiny_lm.register_forward_hook(steps, with_kwargs=True)
     torch.manual_seed(0)
-    try:
-        with torch.inference_mode():
-            out = tiny_lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, min_new_tokens=6,
-                                   do_sample=sampling, temperature=0.7 if sampling else 1.0,
-                                   top_p=0.9 if sampling else 1.0, top_k=None, pad_token_id=PAD)
-    finally:
-        hook.remove()
+    with step_statistics(tiny_lm, settings if sampling else None) as steps, torch.inference_mode():
+        out = tiny_lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, min_new_tokens=6,
+                               do_sample=sampling, temperature=0.7 if sampling else 1.0,
+                               top_p=0.9 if sampling else 1.0, top_k=None, pad_token_id=PAD)
     generated = out[:, ids.shape[1]:]
     ppl, per_token = steps.finish(generated)
     reference_ppl, reference, _ = continuation_statistics(tiny_lm, ids, mask, generated,
