@@ -202,6 +202,11 @@ def _staged_dir(cache_dir: Path, name: str, files: dict[str, Path], source: Mode
     paths: every virtual environment (each tox env, each checkout) holding the same package shares
     the entry instead of rebuilding it."""
     origin = {dest: src.name for dest, src in files.items()}
+    digested = {Path(key).name for key in source.spec.get("sha256", {})}
+    for src in files.values():  # a name alone would let two versions of a file share one entry
+        if src.name not in digested:
+            raise ValueError(f"models.toml: role '{source.role}': {src.name} has no sha256 in the "
+                             f"{source.model_set} set's table, so its cached copy could not be told apart")
 
     def build(tmp: Path) -> None:
         for dest, src in files.items():

@@ -193,6 +193,11 @@ def test_two_environments_with_the_same_package_share_an_entry(tmp_path):
                                         messages.append) for env in ("env-a", "env-b"))
     assert first == second and not any("different source" in m for m in messages)
     assert str(tmp_path) not in (first / model_cache.MANIFEST).read_text()
+    undigested = models.ModelSource(role="fake", display="fake (0M)", family="fake", model_set="packaged",
+                                    name="a stand-in vocabulary", package="fake", spec={"sha256": {}})
+    with pytest.raises(ValueError, match="no sha256"):
+        models._staged_dir(tmp_path / "cache", "fake", {"tokenizer.model": tmp_path / "env-a" / "data" / "v.model"},
+                           undigested, messages.append)
 
 
 def test_unreachable_hub_skips_fast(monkeypatch):
