@@ -276,7 +276,11 @@ def load_causal_lm(source: ModelSource, cache_dir: Path, *, attn_implementation:
         model = _from_hub(AutoModelForCausalLM.from_pretrained, source.spec, **kwargs)
     else:
         model = AutoModelForCausalLM.from_pretrained(prepare_gguf(source, cache_dir, notify=notify), **kwargs)
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if device == "cpu":  # see harness/lm_head.py: x2 on the output layer at decoding batch sizes
+        from harness.lm_head import slice_output_layer
+        slice_output_layer(model)
+    return model
 
 
 def load_encoder(source: ModelSource, *, attn_implementation: str = "eager", device: str = "cpu"):

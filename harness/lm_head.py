@@ -1,0 +1,46 @@
+"""A faster CPU product for a causal LM's output layer at decoding batch sizes.
+
+A [rows, hidden] x [hidden, 262,144] product with few rows (the hidden states of one decoding
+step) runs at 15-20 GFLOPS through torch.nn.functional.linear on this 2-core machine: the BLAS
+call picks a kernel made for square products and streams the 671 MB weight about three times.
+Multiplying the weight by the hidden states in slices of 2,048 vocabulary rows (weight slice @
+hidden.T) keeps each slice in cache and takes 120 ms instead of 275 ms at 16 rows, with results
+identical to F.linear at 16 and 24 rows (a few 1e-6 relative apart at 4). With many rows (a
+teacher-forced pass over whole texts) the plain product is faster, so it is kept there.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SLICE_ROWS = 2048
+MAX_ROWS = 64  # above this many hidden states the plain product is as fast or faster
+
+
+class SlicedLMHead(nn.Module):
+    """Drop-in for a bias-free nn.Linear output layer. It holds the *same* Parameter, so a head
+    tied to the input embedding stays tied and no weight is copied."""
+
+    def __init__(self, linear: nn.Linear, slice_rows: int = SLICE_ROWS, max_rows: int = MAX_ROWS):
+        super().__init__()
+        if linear.bias is not None:
+            raise ValueError("SlicedLMHead replaces a bias-free output layer only")
+        self.weight = linear.weight
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.slice_rows, self.max_rows = slice_rows, max_rows
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        if flat.shape[0] > self.max_rows or flat.device.type != "cpu":
+            return nn.functional.linear(hidden, self.weight)
+        logits = torch.cat([part @ flat.T for part in self.weight.split(self.slice_rows)]).T
+        return logits.reshape(*hidden.shape[:-1], self.out_features)
+
+
+def slice_output_layer(model: nn.Module) -> nn.Module:
+    """Swap `model`'s bias-free linear output layer for a SlicedLMHead; leave any other as it is."""
+    head = model.get_output_embeddings()
+    if type(head) is nn.Linear and head.bias is None:
+        model.set_output_embeddings(SlicedLMHead(head))
+    return model
