@@ -3,6 +3,7 @@ model), and the prompting templates are read from the generation catalog with cl
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from fixtures.generation import (
     banned_ids,
     continuation_perplexity,
     continuation_statistics,
+    prepare_tokenizer,
     step_statistics,
     token_statistics,
 )
-from fixtures.prompting import load_prompting_spec
+from fixtures.prompting import label_choices, load_prompting_spec
 from harness.claims import CatalogError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +136,27 @@ def test_prompting_task_field_missing_is_named(tmp_path):
     catalog = edited_catalog(tmp_path, "max_new_tokens = 4\n", "")
     with pytest.raises(CatalogError, match=r"tasks\.sentiment\.max_new_tokens"):
         load_prompting_spec(catalog)
+
+
+def test_label_choices_do_not_depend_on_the_batch(gpt2):
+    """Batched, left-padded label scoring equals one prompt at a time, on a model with absolute
+    positions (GPT-2), where unshifted positions under left padding would change the logits."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(gpt2), n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
+    tokenizer = prepare_tokenizer(copy.deepcopy(gpt2))  # the session fixture stays as it was
+    texts = ["a short review:", "a much longer review that goes on and on about the film:", "fine.",
+             "the plot, the cast and the music all work together:"]
+    labels = [tokenizer(w, add_special_tokens=False).input_ids[0] for w in (" negative", " positive")]
+    one_by_one = [label_choices(lm, tokenizer, [text], labels)[0] for text in texts]
+    batched = label_choices(lm, tokenizer, texts, labels, batch_size=3)  # sorted by length: two batches
+    assert batched == one_by_one
+    # and the margin itself, so that a near tie cannot hide a wrong position
+    ids = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    positions = (ids["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        last = lm(**ids, position_ids=positions).logits[:, -1]
+        for row, text in enumerate(texts):
+            alone = lm(**tokenizer([text], return_tensors="pt", add_special_tokens=False)).logits[0, -1]
+            torch.testing.assert_close(last[row], alone, rtol=1e-4, atol=1e-4)
