@@ -22,7 +22,7 @@ class SlicedLMHead(nn.Module):
     """Drop-in for a bias-free nn.Linear output layer. It holds the *same* Parameter, so a head
     tied to the input embedding stays tied and no weight is copied."""
 
-    def __init__(self, linear: nn.Linear, slice_rows: int = SLICE_ROWS, max_rows: int = MAX_ROWS):
+    def __init__(self, linear: nn.Linear, slice_rows: int = SLICE_ROWS, max_rows: int = MAX_ROWS) -> None:
         super().__init__()
         if linear.bias is not None:
             raise ValueError("SlicedLMHead replaces a bias-free output layer only")
@@ -34,7 +34,7 @@ class SlicedLMHead(nn.Module):
         flat = hidden.reshape(-1, hidden.shape[-1])
         if flat.shape[0] > self.max_rows or flat.device.type != "cpu":
             return nn.functional.linear(hidden, self.weight)
-        logits = torch.cat([part @ flat.T for part in self.weight.split(self.slice_rows)]).T
+        logits = torch.cat([part @ flat.T for part in self.weight.split(self.slice_rows)]).T.contiguous()
         return logits.reshape(*hidden.shape[:-1], self.out_features)
 
 

@@ -19,14 +19,25 @@ def tiny_llama(tied: bool) -> LlamaForCausalLM:
     return LlamaForCausalLM(config).eval()
 
 
-@pytest.mark.parametrize("rows", [1, 3, 16, 64, 65, 200])
-def test_sliced_head_gives_the_linear_layer_logits(rows):
+@pytest.mark.parametrize("shape", [(1, 1, 48), (3, 1, 48), (16, 1, 48), (64, 1, 48), (2, 7, 48), (48,), (5, 48),
+                                   (65, 1, 48), (200, 1, 48), (0, 1, 48)])
+def test_sliced_head_gives_the_linear_layer_logits(shape):
     torch.manual_seed(1)
     linear = nn.Linear(48, 5000, bias=False)
-    hidden = torch.randn(rows, 1, 48)
+    hidden = torch.randn(shape)
     sliced = SlicedLMHead(linear, slice_rows=512)
-    assert sliced(hidden).shape == (rows, 1, 5000)
-    torch.testing.assert_close(sliced(hidden), linear(hidden), rtol=1e-5, atol=1e-5)
+    logits = sliced(hidden)
+    assert logits.shape == (*shape[:-1], 5000) and logits.is_contiguous()
+    torch.testing.assert_close(logits, linear(hidden), rtol=1e-5, atol=1e-5)
+
+
+def test_sliced_head_reads_a_strided_last_position():
+    """What logits_to_keep = 1 passes: the last position of [batch, seq, hidden], not contiguous."""
+    torch.manual_seed(2)
+    linear = nn.Linear(48, 5000, bias=False)
+    hidden = torch.randn(4, 9, 48)[:, -1:, :]
+    assert not hidden.is_contiguous()
+    torch.testing.assert_close(SlicedLMHead(linear, slice_rows=512)(hidden), linear(hidden), rtol=1e-5, atol=1e-5)
 
 
 def test_a_head_with_a_bias_is_refused():
