@@ -19,7 +19,7 @@ from fixtures.generation import (
     step_statistics,
     token_statistics,
 )
-from fixtures.prompting import label_choices, load_prompting_spec
+from fixtures.prompting import label_choices, label_logits, load_prompting_spec
 from harness.claims import CatalogError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,25 +138,25 @@ def test_prompting_task_field_missing_is_named(tmp_path):
         load_prompting_spec(catalog)
 
 
-def test_label_choices_do_not_depend_on_the_batch(gpt2):
-    """Batched, left-padded label scoring equals one prompt at a time, on a model with absolute
-    positions (GPT-2), where unshifted positions under left padding would change the logits."""
+def test_label_logits_do_not_depend_on_the_batch(gpt2):
+    """Batched, length-sorted, left-padded label scoring equals one prompt at a time, on a model with
+    absolute positions (GPT-2), where unshifted positions under left padding change the logits."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
     lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(gpt2), n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
     tokenizer = prepare_tokenizer(copy.deepcopy(gpt2))  # the session fixture stays as it was
-    texts = ["a short review:", "a much longer review that goes on and on about the film:", "fine.",
-             "the plot, the cast and the music all work together:"]
+    texts = ["a much longer review that goes on and on about the film:", "a short review:", "fine.",
+             "the plot, the cast and the music all work together:", "not my kind of movie:"]
     labels = [tokenizer(w, add_special_tokens=False).input_ids[0] for w in (" negative", " positive")]
-    one_by_one = [label_choices(lm, tokenizer, [text], labels)[0] for text in texts]
-    batched = label_choices(lm, tokenizer, texts, labels, batch_size=3)  # sorted by length: two batches
-    assert batched == one_by_one
-    # and the margin itself, so that a near tie cannot hide a wrong position
-    ids = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    positions = (ids["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-    with torch.inference_mode():
-        last = lm(**ids, position_ids=positions).logits[:, -1]
-        for row, text in enumerate(texts):
-            alone = lm(**tokenizer([text], return_tensors="pt", add_special_tokens=False)).logits[0, -1]
-            torch.testing.assert_close(last[row], alone, rtol=1e-4, atol=1e-4)
+    one_by_one = torch.cat([label_logits(lm, tokenizer, [text], labels) for text in texts])
+    batched = label_logits(lm, tokenizer, texts, labels, batch_size=2)  # sorted by length: three batches
+    torch.testing.assert_close(batched, one_by_one, rtol=1e-4, atol=1e-4)
+    assert label_choices(lm, tokenizer, texts, labels, batch_size=2) == one_by_one.argmax(-1).tolist()
+
+
+def test_label_logits_refuse_right_padding(gpt2):
+    tokenizer = prepare_tokenizer(copy.deepcopy(gpt2))
+    tokenizer.padding_side = "right"
+    with pytest.raises(ValueError, match="pad on the left"):
+        label_logits(None, tokenizer, ["text"], [0])
