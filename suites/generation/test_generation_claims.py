@@ -21,17 +21,24 @@ ALPHA = load_policy().alpha  # [policy.sampling]: a comparison on sampled data m
 DRAWS = 4000  # sign-flip draws / bootstrap resamples: p-values resolved to ~1/4000, far finer than alpha
 
 
+def by_rows(fn, logits: torch.Tensor, rows: int = 32) -> torch.Tensor:
+    """fn over `rows` contexts at a time, concatenated. The warpers and softmaxes below work row by
+    row, so the result is the same; over all [contexts, 262k] logits at once a top-p warper's sort
+    (values + int64 indices), softmax and cumsum held several GB (the session's peak RSS)."""
+    return torch.cat([fn(part) for part in logits.split(rows)])
+
+
 def entropies(logits: torch.Tensor) -> np.ndarray:
     """[contexts, temperatures] entropy (nats) after transformers' temperature warper."""
-    return torch.stack([entropy(TemperatureLogitsWarper(t)(NO_IDS, logits.clone())) for t in TEMPERATURES],
-                       dim=1).numpy()
+    return torch.stack([by_rows(lambda part, t=t: entropy(TemperatureLogitsWarper(t)(NO_IDS, part.clone())), logits)
+                        for t in TEMPERATURES], dim=1).numpy()
 
 
 @pytest.mark.claims("temperature_scaling")
 def test_temperature_scales_logits(claim, base_next_token_logits, check):
     logits = base_next_token_logits
-    worst = max(float((TemperatureLogitsWarper(t)(NO_IDS, logits.clone()) - logits / t).abs().max())
-                for t in TEMPERATURES)
+    worst = max(float(by_rows(lambda part, t=t: (TemperatureLogitsWarper(t)(NO_IDS, part.clone()) - part / t).abs()
+                              .amax(-1), logits).max()) for t in TEMPERATURES)
     check(worst, extra={"contexts": len(logits)})
 
 
@@ -124,7 +131,7 @@ def test_top_p_samples_stay_in_nucleus(claim, decoding_suite, check):
 def test_top_p_keeps_smallest_set(claim, base_next_token_logits, check):
     p = claim.args["p"]
     logits = base_next_token_logits
-    kept = torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, logits.clone()))
+    kept = by_rows(lambda part: torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, part.clone())), logits)
     same, edge = [], 0
     for row, kept_row in zip(logits, kept):
         probs = torch.softmax(row.double(), -1)
@@ -221,15 +228,16 @@ def test_decoding_strategy_metric(claim, decoding_suite, check):
 @pytest.mark.claims("top_k_kept")
 def test_top_k_keeps_k(claim, base_next_token_logits, check):
     k = claim.args["k"]
-    kept = torch.isfinite(TopKLogitsWarper(top_k=k)(NO_IDS, base_next_token_logits.clone())).sum(-1)
+    kept = by_rows(lambda part: torch.isfinite(TopKLogitsWarper(top_k=k)(NO_IDS, part.clone())).sum(-1),
+                   base_next_token_logits)
     check(float((kept == k).float().mean()),
           extra={"kept_min": int(kept.min()), "kept_max": int(kept.max())})
 
 
 def nucleus_sizes(logits: torch.Tensor, p: float) -> tuple[np.ndarray, np.ndarray]:
-    kept = torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, logits.clone())).sum(-1).numpy()
-    top = torch.softmax(logits.double(), -1).max(-1).values.numpy()
-    return kept, top
+    kept = by_rows(lambda part: torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, part.clone())).sum(-1), logits)
+    top = by_rows(lambda part: torch.softmax(part.double(), -1).amax(-1), logits)
+    return kept.numpy(), top.numpy()
 
 
 def halves_ratio(sizes: np.ndarray, top: np.ndarray) -> float:
