@@ -66,6 +66,13 @@ class ModelStore:
                 self.on_load(role, kind, source, time.perf_counter() - start, prepare_s)
         return self._loaded[key]
 
+    def release(self) -> int:
+        """Forget every loaded model and tokenizer (a later request loads it again); returns how many.
+        Memory is freed once no fixture or test holds them either."""
+        count = len(self._loaded)
+        self._loaded.clear()
+        return count
+
     def _prepare(self, source: ModelSource) -> float:
         """One-off work before a load (GGUF conversion into the cache), timed apart from the load."""
         if source.model_set != "packaged" or source.spec.get("loader") != "gguf":

@@ -1,7 +1,11 @@
-"""The model store keys loads by what is loaded: two roles naming the same files share one load."""
+"""The model store keys loads by what is loaded: two roles naming the same files share one load;
+it lets go of them when the session moves to another experiment."""
 
 import textwrap
 
+import pytest
+
+from fixtures.models import STORE, pytest_runtest_teardown
 from harness.profiles import load_profile
 from harness.store import ModelStore
 
@@ -51,3 +55,50 @@ def test_roles_naming_the_same_files_share_one_load(tmp_path, monkeypatch):
     assert store._get("first", "encoder/eager", lambda s: "model") == "model"
     assert loads == [("first", "tokenizer"), ("other", "tokenizer"), ("first", "encoder/eager")]
     assert store.source("second").stands_for == "DistilBERT"
+
+
+def test_release_forgets_loads_so_the_next_request_loads_again(tmp_path, monkeypatch):
+    registry = tmp_path / "models.toml"
+    registry.write_text(textwrap.dedent(REGISTRY))
+    monkeypatch.setenv("LLM_HARNESS_MODELS", str(registry))
+    loads = []
+    store = ModelStore(profile=load_profile("ci"), model_set="packaged", cache_dir=tmp_path,
+                       on_load=lambda role, kind, *_: loads.append((role, kind)))
+    first = store._get("first", "tokenizer", lambda s: object())
+    store._get("other", "tokenizer", lambda s: object())
+    assert store.release() == 2 and store.release() == 0
+    again = store._get("first", "tokenizer", lambda s: object())
+    assert again is not first and len(loads) == 3
+
+
+class FakeItem:
+    def __init__(self, nodeid: str, config):
+        self.nodeid, self.config = nodeid, config
+
+
+class FakeStore:
+    def __init__(self):
+        self.released = 0
+
+    def release(self) -> int:
+        self.released += 1
+        return 1
+
+
+def test_models_are_released_when_the_experiment_changes():
+    class Config:
+        stash = pytest.Stash()
+
+    config = Config()
+    store = FakeStore()
+    config.stash[STORE] = store
+    items = [FakeItem(f"suites/{name}", config) for name in (
+        "attention/test_a.py::test_one", "attention/test_b.py::test_two", "generation/test_c.py::test_three")]
+    pytest_runtest_teardown(items[0], items[1])  # same experiment: kept
+    assert store.released == 0
+    pytest_runtest_teardown(items[1], items[2])  # attention -> generation
+    assert store.released == 1
+    pytest_runtest_teardown(items[2], None)  # the last test
+    assert store.released == 2
+    pytest_runtest_teardown(FakeItem("tests/test_x.py::test_y", config), FakeItem("tests/test_z.py::t", config))
+    assert store.released == 2
