@@ -1,4 +1,5 @@
-"""The session's model store: every model or tokenizer is loaded once, and each load is timed.
+"""The session's model store: every model or tokenizer is loaded once until release() (between
+experiments, fixtures/models.py), and each load is timed.
 
 Loads are keyed by what is loaded (model set, loader fields, revision), not by role: two roles
 that name the same packaged files (`base-lm` and `gemma3`) share one load.

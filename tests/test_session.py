@@ -1,5 +1,5 @@
 """The plugin end to end on a tiny demo suite (pytester): profiles, verdicts, results that
-survive partial and interrupted runs, bad input, and models loaded once per session."""
+survive partial and interrupted runs, bad input, and models let go of between experiments."""
 
 import json
 import textwrap
@@ -322,3 +322,24 @@ def test_check_records_the_claims_model(demo):
     demo.runpytest_subprocess("suites").assert_outcomes(passed=2, xfailed=1)
     record = results(demo)["claims"]["demo.vocab"]
     assert record["model_role"] == "bert" and record["model_package"] and record["duration_s"] is not None
+
+
+def test_a_model_is_freed_when_the_next_experiment_starts(demo):
+    """The store's release, end to end: after the last test of one experiment nothing holds its model."""
+    demo.makepyfile(**{"suites/demo/test_hold": """
+        import weakref
+
+        class Model:
+            pass
+
+        def test_load(model_store, pytestconfig):
+            model = model_store._get("gpt2", "probe", lambda source: Model())
+            pytestconfig.probe = weakref.ref(model)
+
+        def test_same_experiment_keeps_it(model_store, pytestconfig):
+            assert pytestconfig.probe() is not None
+        """, "suites/zz_later/test_later": """
+        def test_freed(pytestconfig):
+            assert pytestconfig.probe() is None
+        """})
+    demo.runpytest_subprocess("suites").assert_outcomes(passed=4, xfailed=1)

@@ -85,6 +85,13 @@ class FakeStore:
         return 1
 
 
+def teardown(item, nextitem) -> None:
+    hook = pytest_runtest_teardown(item, nextitem)
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(None)
+
+
 def test_models_are_released_when_the_experiment_changes():
     class Config:
         stash = pytest.Stash()
@@ -94,11 +101,11 @@ def test_models_are_released_when_the_experiment_changes():
     config.stash[STORE] = store
     items = [FakeItem(f"suites/{name}", config) for name in (
         "attention/test_a.py::test_one", "attention/test_b.py::test_two", "generation/test_c.py::test_three")]
-    pytest_runtest_teardown(items[0], items[1])  # same experiment: kept
+    teardown(items[0], items[1])  # same experiment: kept
     assert store.released == 0
-    pytest_runtest_teardown(items[1], items[2])  # attention -> generation
+    teardown(items[1], items[2])  # attention -> generation
     assert store.released == 1
-    pytest_runtest_teardown(items[2], None)  # the last test
+    teardown(items[2], None)  # the last test
     assert store.released == 2
-    pytest_runtest_teardown(FakeItem("tests/test_x.py::test_y", config), FakeItem("tests/test_z.py::t", config))
+    teardown(FakeItem("tests/test_x.py::test_y", config), FakeItem("tests/test_z.py::t", config))
     assert store.released == 2
