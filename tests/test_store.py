@@ -41,13 +41,20 @@ name = "MiniLM"
 '''
 
 
-def test_roles_naming_the_same_files_share_one_load(tmp_path, monkeypatch):
+@pytest.fixture
+def store_and_loads(tmp_path, monkeypatch) -> tuple[ModelStore, list]:
+    """A store over the registry above, and the (role, kind) of each load it reports."""
     registry = tmp_path / "models.toml"
     registry.write_text(textwrap.dedent(REGISTRY))
     monkeypatch.setenv("LLM_HARNESS_MODELS", str(registry))
     loads = []
     store = ModelStore(profile=load_profile("ci"), model_set="packaged", cache_dir=tmp_path,
                        on_load=lambda role, kind, *_: loads.append((role, kind)))
+    return store, loads
+
+
+def test_roles_naming_the_same_files_share_one_load(store_and_loads):
+    store, loads = store_and_loads
     sentinel = object()
     assert store._get("first", "tokenizer", lambda s: sentinel) is sentinel
     assert store._get("second", "tokenizer", lambda s: object()) is sentinel
@@ -57,13 +64,8 @@ def test_roles_naming_the_same_files_share_one_load(tmp_path, monkeypatch):
     assert store.source("second").stands_for == "DistilBERT"
 
 
-def test_release_forgets_loads_so_the_next_request_loads_again(tmp_path, monkeypatch):
-    registry = tmp_path / "models.toml"
-    registry.write_text(textwrap.dedent(REGISTRY))
-    monkeypatch.setenv("LLM_HARNESS_MODELS", str(registry))
-    loads = []
-    store = ModelStore(profile=load_profile("ci"), model_set="packaged", cache_dir=tmp_path,
-                       on_load=lambda role, kind, *_: loads.append((role, kind)))
+def test_release_forgets_loads_so_the_next_request_loads_again(store_and_loads):
+    store, loads = store_and_loads
     first = store._get("first", "tokenizer", lambda s: object())
     store._get("other", "tokenizer", lambda s: object())
     assert store.release() == 2 and store.release() == 0
