@@ -1,7 +1,9 @@
 """Peak resident memory of this process and of its finished children (fine-tuning runs in a child).
 
-`resource.getrusage` gives the high-water mark the kernel keeps (ru_maxrss: KiB on Linux, bytes on macOS),
-so a reading after an experiment is the session's peak so far, not that experiment's own.
+The kernel keeps a high-water mark (VmHWM on Linux; ru_maxrss elsewhere: KiB on Linux, bytes on macOS).
+On Linux the plugin restarts it when an experiment begins (reset_peak_rss), so a reading when the
+experiment's last test ends is that experiment's own peak (what earlier experiments left resident
+included); where it cannot be restarted a reading is the session's peak so far.
 """
 
 from __future__ import annotations
@@ -28,3 +30,14 @@ def peak_rss_mb(who: str = "self") -> float | None:
     usage = resource.getrusage(resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN)
     unit = 1 if sys.platform == "darwin" else 1024
     return round(usage.ru_maxrss * unit / 1e6, 1)
+
+
+def reset_peak_rss() -> bool:
+    """Restart this process's high-water mark from its current RSS (Linux: 5 written to
+    /proc/self/clear_refs). False where that is not possible; the mark then keeps the session's peak."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False

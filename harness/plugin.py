@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from harness.claims import Claim
-from harness.memory import peak_rss_mb
+from harness.experiments import experiment_of
+from harness.memory import peak_rss_mb, reset_peak_rss
 from harness.profiles import DEFAULT_PROFILE, Profile
 from harness.record import ClaimRefuted, Recorder
 from harness.report import ResultsError, write_results
@@ -83,12 +84,28 @@ def pytest_configure_node(node: Any) -> None:  # pytest-xdist: workers share the
     node.workerinput["harness_run_id"] = context(node.config).run_id
 
 
+CURRENT_EXPERIMENT = pytest.StashKey[str]()
+OUTSIDE_EXPERIMENTS = "(outside experiments)"  # a peak_rss key with no run-time row; the session peak includes it
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """An experiment's peak RSS is its own: the high-water mark restarts before its first test's
+    fixtures are set up (after the previous experiment's models were let go, fixtures/models.py)."""
+    experiment = experiment_of(item.nodeid)
+    if experiment is not None and item.config.stash.get(CURRENT_EXPERIMENT, None) != experiment:
+        item.config.stash[CURRENT_EXPERIMENT] = experiment
+        # the mark so far (self-tests, teardowns) still counts in the session's peak, under its own key
+        context(item.config).recorder.note_peak_rss(OUTSIDE_EXPERIMENTS, peak_rss_mb())
+        reset_peak_rss()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """The process's peak RSS when an experiment's test ends (on the worker that ran it, under xdist)."""
-    parts = item.nodeid.split("/")
-    if len(parts) > 2 and parts[0] == "suites":
-        context(item.config).recorder.note_peak_rss(parts[1], peak_rss_mb())
+    experiment = experiment_of(item.nodeid)
+    if experiment is not None:
+        context(item.config).recorder.note_peak_rss(experiment, peak_rss_mb())
 
 
 @pytest.hookimpl(hookwrapper=True)

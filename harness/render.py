@@ -382,8 +382,12 @@ def run_time_section(run: Mapping[str, Any]) -> str:
     memory = ""
     if run.get("peak_rss_mb") is not None:
         target = targets.get("peak_rss_mb")
-        memory = (" Peak RSS is the process's high-water mark when the experiment's last test ended (a row shows "
-                  "the session's peak so far); the session row is the peak of the pytest process and its xdist "
+        scope = ("the high-water mark from the experiment's first test to its last (restarted as each "
+                 "experiment begins: a row is that experiment's own peak, including what earlier experiments "
+                 "left resident)" if run.get("peak_rss_per_experiment") else
+                 "the process's high-water mark when the experiment's last test ended (a row shows the "
+                 "session's peak so far)")
+        memory = (f" Peak RSS is {scope}; the session row is the peak of the pytest process and its xdist "
                   "workers (fine-tuning runs in child processes, whose own peak is in the LoRA tables)."
                   + (f" Memory target: {target} MB ({'met' if run['peak_rss_mb'] <= target else 'not met'})."
                      if target else ""))

@@ -138,6 +138,7 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         # the session's peak: this process and, under xdist, its workers (by their last readings). Children's
         # ru_maxrss is not reported: it starts from the parent's size at fork, so it says nothing of the child
         "peak_rss_mb": max([peak_rss_mb() or 0.0, *ctx.recorder.peak_rss.values()]),
+        "peak_rss_per_experiment": os.access("/proc/self/clear_refs", os.W_OK),  # see harness.memory
         "targets": dict(ctx.profile.get("targets", {})),
         "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
                          "package": load.package, "loads": load.loads,

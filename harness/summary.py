@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from harness.experiments import experiment_of
 from harness.render import (
     DEFINITION,
     DEFINITION_FAILED,
@@ -65,11 +66,6 @@ class RunSummary:
 
 
 Line = tuple[str, dict[str, bool]]  # text and terminal markup
-
-
-def _experiment_of(nodeid: str) -> str | None:
-    parts = nodeid.split("::")[0].split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "suites" else None
 
 
 def _is_inconclusive(report: Any) -> bool:
@@ -166,7 +162,7 @@ def session_summary(config: pytest.Config, stats: Mapping[str, Sequence[Any]]) -
     if not ctx.recorder.records:
         return None
     # an inconclusive claim skips, but it has a record and its own column: not counted twice
-    skipped = Counter(e for e in (_experiment_of(getattr(r, "nodeid", "")) for r in stats.get("skipped", ())
+    skipped = Counter(e for e in (experiment_of(getattr(r, "nodeid", "")) for r in stats.get("skipped", ())
                                   if not _is_inconclusive(r)) if e)
     records = [record_dict(r) for r in ctx.recorder.records.values()]
     return RunSummary(records, ctx.profile.name, ctx.model_set, ctx.run_id,

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.record import Recorder
 from harness.render import run_time_section
 
@@ -42,3 +44,29 @@ def test_the_run_time_table_shows_peak_rss_against_its_target():
     assert "Memory target: 2500 MB (met)" in text
     over = run_time_section({**run, "peak_rss_mb": 5350.0})
     assert "Memory target: 2500 MB (not met)" in over
+
+
+def test_the_peak_restarts_so_an_experiment_reads_its_own():
+    """After reset_peak_rss() the mark is the current RSS, not an earlier, freed allocation (Linux)."""
+    code = ("from harness.memory import peak_rss_mb, reset_peak_rss\n"
+            "block = bytearray(300_000_000)\n"
+            "for i in range(0, len(block), 4096):\n"
+            "    block[i] = 1\n"
+            "high = peak_rss_mb()\n"
+            "del block\n"
+            "print(high, reset_peak_rss(), peak_rss_mb())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    high, restarted, after = out.split()
+    if restarted != "True":
+        pytest.skip("this system cannot restart the high-water mark (no writable /proc/self/clear_refs)")
+    assert float(after) <= float(high) - 250  # 300 MB freed before the restart
+
+
+def test_the_run_time_table_says_whose_peak_a_row_is():
+    run = {"profile": "cpu", "suite_seconds": {"lora": 115.0}, "session_seconds": 140.0,
+           "suite_peak_rss_mb": {"lora": 2100.0, "(outside experiments)": 2600.0}, "peak_rss_mb": 2600.0}
+    per_experiment = run_time_section({**run, "peak_rss_per_experiment": True})
+    assert "that experiment's own peak" in per_experiment and "| session | 140 |  |  | 2600 |" in per_experiment
+    assert "(outside experiments)" not in per_experiment  # counted in the session's peak, not a row
+    assert "the session's peak so far" in run_time_section(run)
