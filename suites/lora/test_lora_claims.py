@@ -397,7 +397,7 @@ PROMPT_BATCH = 32
 
 
 @pytest.fixture(scope="module")
-def prompting_vs_finetuning(models, harness, profile, lora_classifier, dev_set, finetuned):
+def prompting_vs_finetuning(models, harness, profile, lora_classifier, dev_set, finetuned, pytestconfig):
     """Zero- and few-shot prompting of the instruction-tuned LM (label scored by the next-token
     log-probability of 'positive' against 'negative') and the LoRA classifier, on the same dev
     sentences, with the time per example at the batch each runs (batch-1 latency: context_latency)."""
@@ -413,7 +413,7 @@ def prompting_vs_finetuning(models, harness, profile, lora_classifier, dev_set, 
         texts = [tokenizer.apply_chat_template(prompt_messages(example.text, shots[:k]), tokenize=False,
                                                add_generation_prompt=True) for example in items]
         start = time.perf_counter()
-        choices = label_choices(lm, tokenizer, texts, label_ids)
+        choices = label_choices(lm, tokenizer, texts, label_ids, desc=f"SST-2 dev, {name}", config=pytestconfig)
         seconds = time.perf_counter() - start
         lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False).input_ids]
         rows[name] = {"accuracy": sum(c == e.label for c, e in zip(choices, items)) / len(items),
