@@ -19,7 +19,7 @@ from fixtures.generation import (
     step_statistics,
     token_statistics,
 )
-from fixtures.prompting import label_choices, label_logits, load_prompting_spec
+from fixtures.prompting import label_choices, label_logits, load_prompting_spec, shared_prefix_length
 from harness.claims import CatalogError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,21 +138,32 @@ def test_prompting_task_field_missing_is_named(tmp_path):
         load_prompting_spec(catalog)
 
 
-def test_label_logits_do_not_depend_on_the_batch(gpt2):
-    """Batched, length-sorted, left-padded label scoring equals one prompt at a time, on a model with
-    absolute positions (GPT-2), where unshifted positions under left padding change the logits."""
+@pytest.mark.parametrize("shared", ["", "Is this review positive or negative? Review: "])
+def test_label_logits_equal_one_full_pass_per_prompt(gpt2, shared):
+    """Batched, length-sorted label scoring with the shared prefix computed once equals a plain forward
+    pass over each whole prompt, on a model with absolute positions (GPT-2), where a wrong position
+    after the shared part or the padding would change the logits."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
     lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(gpt2), n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
     tokenizer = prepare_tokenizer(copy.deepcopy(gpt2))  # the session fixture stays as it was
-    texts = ["a much longer review that goes on and on about the film:", "a short review:", "fine.",
-             "the plot, the cast and the music all work together:", "not my kind of movie:"]
+    texts = [shared + t for t in ("a much longer review that goes on and on about the film:", "a short review:",
+                                  "fine.", "the plot, the cast and the music all work together:", "not my kind:")]
     labels = [tokenizer(w, add_special_tokens=False).input_ids[0] for w in (" negative", " positive")]
-    one_by_one = torch.cat([label_logits(lm, tokenizer, [text], labels) for text in texts])
+    with torch.inference_mode():
+        reference = torch.stack([lm(**tokenizer([text], return_tensors="pt", add_special_tokens=False))
+                                 .logits[0, -1, labels] for text in texts])
     batched = label_logits(lm, tokenizer, texts, labels, batch_size=2)  # sorted by length: three batches
-    torch.testing.assert_close(batched, one_by_one, rtol=1e-4, atol=1e-4)
-    assert label_choices(lm, tokenizer, texts, labels, batch_size=2) == one_by_one.argmax(-1).tolist()
+    torch.testing.assert_close(batched, reference, rtol=1e-4, atol=1e-4)
+    assert label_choices(lm, tokenizer, texts, labels, batch_size=2) == reference.argmax(-1).tolist()
+
+
+def test_shared_prefix_leaves_each_prompt_a_token():
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 3, 4, 6]]) == 3
+    assert shared_prefix_length([[1, 2], [1, 2, 3]]) == 1
+    assert shared_prefix_length([[7, 8, 9]]) == 2
+    assert shared_prefix_length([[1], [2]]) == 0 and shared_prefix_length([]) == 0
 
 
 def test_label_logits_refuse_right_padding(gpt2):
