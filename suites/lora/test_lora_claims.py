@@ -532,7 +532,8 @@ def test_lora_tables_and_plots(finetuned, prompting_vs_finetuning, harness, mode
         {"approach": k, **v} for k, v in table.items()],
         note=f"{n} SST-2 dev sentences. Prompting: SmolLM2-135M-Instruct, chat template, label by the "
              "next-token log-probability of 'positive' vs 'negative'. Time per example at batch "
-             f"{PROMPT_BATCH}; the batch-1 latency of the prompt's context is the context-latency claim's record.")
+             f"{PROMPT_BATCH}, the prompt tokens every example shares computed once (fixtures.prompting.label_logits); "
+             "the batch-1 latency of the prompt's context is the context-latency claim's record.")
     for name, result in finetuned.items():
         recorder.add_file(EXPERIMENT, f"Run record ({name}, PEFT method-comparison layout)",
                           f"lora/{name}.json",
