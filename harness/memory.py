@@ -32,12 +32,22 @@ def peak_rss_mb(who: str = "self") -> float | None:
     return round(usage.ru_maxrss * unit / 1e6, 1)
 
 
+_restarted: list[bool] = []  # what reset_peak_rss() last found
+
+
 def reset_peak_rss() -> bool:
     """Restart this process's high-water mark from its current RSS (Linux: 5 written to
     /proc/self/clear_refs). False where that is not possible; the mark then keeps the session's peak."""
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
             handle.write("5")
-        return True
+        done = True
     except OSError:
-        return False
+        done = False
+    _restarted[:] = [done]
+    return done
+
+
+def peak_rss_restarts() -> bool:
+    """Whether this process could restart its high-water mark, as reset_peak_rss() last found."""
+    return bool(_restarted and _restarted[0])

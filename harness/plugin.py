@@ -62,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(SuiteTimer(ctx.recorder), "harness-suite-timer")
     seed_everything(ctx.recorder.seed, ctx.profile.threads)
+    reset_peak_rss()  # from here on (imports before it are not the harness's); also finds out whether it can
 
 
 def context(config: pytest.Config) -> HarnessContext:

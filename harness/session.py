@@ -123,7 +123,7 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
     import torch
 
     from harness.machine import cached_limits
-    from harness.memory import peak_rss_mb
+    from harness.memory import peak_rss_mb, peak_rss_restarts
     return {
         "machine": cached_limits(ctx.cache_dir),  # measured by the benchmarks that need them, not per run
         "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
@@ -138,7 +138,7 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         # the session's peak: this process and, under xdist, its workers (by their last readings). Children's
         # ru_maxrss is not reported: it starts from the parent's size at fork, so it says nothing of the child
         "peak_rss_mb": max([peak_rss_mb() or 0.0, *ctx.recorder.peak_rss.values()]),
-        "peak_rss_per_experiment": os.access("/proc/self/clear_refs", os.W_OK),  # see harness.memory
+        "peak_rss_per_experiment": peak_rss_restarts(),  # see harness.memory
         "targets": dict(ctx.profile.get("targets", {})),
         "model_loads": [{"role": load.role, "kind": load.kind, "model": load.model,
                          "package": load.package, "loads": load.loads,

@@ -138,15 +138,20 @@ def test_prompting_task_field_missing_is_named(tmp_path):
         load_prompting_spec(catalog)
 
 
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
 @pytest.mark.parametrize("shared", ["", "Is this review positive or negative? Review: "])
-def test_label_logits_equal_one_full_pass_per_prompt(gpt2, shared):
+def test_label_logits_equal_one_full_pass_per_prompt(gpt2, shared, family):
     """Batched, length-sorted label scoring with the shared prefix computed once equals a plain forward
-    pass over each whole prompt, on a model with absolute positions (GPT-2), where a wrong position
-    after the shared part or the padding would change the logits."""
+    pass over each whole prompt: on GPT-2 (absolute positions), where a wrong position after the shared
+    part or the padding changes the logits, and on Llama (rotary positions, grouped key/value heads)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(gpt2), n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
+    lm = (GPT2LMHeadModel(GPT2Config(vocab_size=len(gpt2), n_positions=64, n_embd=32, n_layer=2, n_head=4))
+          if family == "gpt2" else
+          LlamaForCausalLM(LlamaConfig(vocab_size=len(gpt2), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                                       attn_implementation="eager"))).eval()
     tokenizer = prepare_tokenizer(copy.deepcopy(gpt2))  # the session fixture stays as it was
     texts = [shared + t for t in ("a much longer review that goes on and on about the film:", "a short review:",
                                   "fine.", "the plot, the cast and the music all work together:", "not my kind:")]
