@@ -10,17 +10,21 @@ from harness.record import Recorder
 from harness.render import run_time_section
 
 
+def in_a_fresh_process(code: str, touch_mb: int) -> list[str]:
+    """What `code` prints in a new interpreter (this session's own high-water mark may be above anything
+    allocated now), its `# allocate` line replaced by `touch_mb` MB allocated and touched, as `block`."""
+    before, after = code.split("# allocate\n")
+    allocate = (f"block = bytearray({touch_mb} * 1_000_000)\n"
+                "for i in range(0, len(block), 4096):\n"
+                "    block[i] = 1\n")
+    return subprocess.run([sys.executable, "-c", before + allocate + after], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
+
+
 def test_peak_rss_grows_with_an_allocation():
-    """In a fresh process: this session's own high-water mark may already be above anything allocated now."""
-    code = ("from harness.memory import peak_rss_mb\n"
-            "before = peak_rss_mb()\n"
-            "block = bytearray(200_000_000)\n"
-            "for i in range(0, len(block), 4096):\n"
-            "    block[i] = 1\n"
-            "print(before, peak_rss_mb())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout
-    before, after = map(float, out.split())
+    before, after = map(float, in_a_fresh_process(
+        "from harness.memory import peak_rss_mb\nbefore = peak_rss_mb()\n# allocate\nprint(before, peak_rss_mb())\n",
+        touch_mb=200))
     assert after >= before + 150  # 200 MB touched, resident
 
 
@@ -48,16 +52,9 @@ def test_the_run_time_table_shows_peak_rss_against_its_target():
 
 def test_the_peak_restarts_so_an_experiment_reads_its_own():
     """After reset_peak_rss() the mark is the current RSS, not an earlier, freed allocation (Linux)."""
-    code = ("from harness.memory import peak_rss_mb, reset_peak_rss\n"
-            "block = bytearray(300_000_000)\n"
-            "for i in range(0, len(block), 4096):\n"
-            "    block[i] = 1\n"
-            "high = peak_rss_mb()\n"
-            "del block\n"
-            "print(high, reset_peak_rss(), peak_rss_mb())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout
-    high, restarted, after = out.split()
+    high, restarted, after = in_a_fresh_process(
+        "from harness.memory import peak_rss_mb, reset_peak_rss\n# allocate\n"
+        "high = peak_rss_mb()\ndel block\nprint(high, reset_peak_rss(), peak_rss_mb())\n", touch_mb=300)
     if restarted != "True":
         pytest.skip("this system cannot restart the high-water mark (no writable /proc/self/clear_refs)")
     assert float(after) <= float(high) - 250  # 300 MB freed before the restart
