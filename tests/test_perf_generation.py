@@ -171,6 +171,10 @@ def test_shared_prefix_leaves_each_prompt_a_token():
     assert shared_prefix_length([[1], [2]]) == 0 and shared_prefix_length([]) == 0
 
 
+def test_label_logits_of_no_prompts_is_empty(gpt2):
+    assert label_logits(None, prepare_tokenizer(copy.deepcopy(gpt2)), [], [0, 1]).shape == (0, 2)
+
+
 def test_label_logits_refuse_right_padding(gpt2):
     tokenizer = prepare_tokenizer(copy.deepcopy(gpt2))
     tokenizer.padding_side = "right"
