@@ -115,6 +115,8 @@ class Recorder:
         self.call_started: float | None = None
         self.suite_seconds: dict[str, float] = {}  # experiment -> setup + call + teardown time
         self.peak_rss: dict[str, float] = {}  # experiment -> the process's peak RSS (MB) when its tests ended
+        # what this run built that later runs read from the cache (conversions, fine-tunings, counts): seconds
+        self.one_off: dict[str, float] = {}
 
     # claims ----------------------------------------------------------------------------
 
@@ -186,6 +188,8 @@ class Recorder:
 
     def note_load(self, role: str, kind: str, model: str, package: str | None, seconds: float,
                   prepare_s: float = 0.0) -> None:
+        if prepare_s > 0:  # a conversion ran
+            self.note_one_off(f"conversion of {model}", prepare_s)
         key = (role, kind)
         if key in self.loads:
             self.loads[key].loads += 1
@@ -193,6 +197,10 @@ class Recorder:
             self.loads[key].prepare_s += prepare_s
         else:
             self.loads[key] = ModelLoad(role, kind, model, package, 1, seconds, prepare_s)
+
+    def note_one_off(self, what: str, seconds: float) -> None:
+        """Work a warm cache skips (a GGUF conversion, a fine-tuning, FLORES counts): the run was cold."""
+        self.one_off[what] = self.one_off.get(what, 0.0) + seconds
 
     # transport (pytest-xdist workers -> controller) -------------------------------------
 
@@ -205,6 +213,7 @@ class Recorder:
             "loads": [asdict(load) for load in self.loads.values()],
             "suite_seconds": self.suite_seconds,
             "peak_rss": self.peak_rss,
+            "one_off": self.one_off,
         }
 
     def merge_dict(self, data: Mapping[str, Any]) -> None:
@@ -220,6 +229,8 @@ class Recorder:
             self.suite_seconds[experiment] = self.suite_seconds.get(experiment, 0.0) + seconds
         for experiment, mb in data.get("peak_rss", {}).items():
             self.note_peak_rss(experiment, mb)
+        for what, seconds in data.get("one_off", {}).items():
+            self.note_one_off(what, seconds)
         for raw in data.get("loads", []):
             key = (raw["role"], raw["kind"])
             if key in self.loads:

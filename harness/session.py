@@ -35,7 +35,6 @@ class HarnessContext:
     run_id: str
     versions: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
-    allocator: dict[str, int] | None = None  # malloc settings applied (harness/allocator.py); None: defaults
 
 
 def library_versions() -> dict[str, str]:
@@ -130,13 +129,13 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
         "seed": ctx.recorder.seed, "device": ctx.profile.device, "dtype": ctx.profile.dtype,
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "allocator": ctx.allocator or "C library defaults",
         "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
         "versions": ctx.versions, "data_dir": str(ctx.data_dir),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "session_seconds": round(time.time() - ctx.started, 1),
         "suite_seconds": {k: round(v, 1) for k, v in ctx.recorder.suite_seconds.items()},
         "suite_peak_rss_mb": dict(ctx.recorder.peak_rss),
+        "one_off_s": {k: round(v, 1) for k, v in ctx.recorder.one_off.items()},  # empty: a warm run
         # the session's peak: this process and, under xdist, its workers (by their last readings). Children's
         # ru_maxrss is not reported: it starts from the parent's size at fork, so it says nothing of the child
         "peak_rss_mb": max([peak_rss_mb() or 0.0, *ctx.recorder.peak_rss.values()]),

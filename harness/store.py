@@ -1,5 +1,9 @@
-"""The session's model store: every model or tokenizer is loaded once until release() (between
-experiments, fixtures/models.py), and each load is timed.
+"""The session's model store: every model is loaded once until release() (between experiments,
+fixtures/models.py), every tokenizer once per session, and each load is timed.
+
+At most `resident_causal_lms` causal LMs (a profile setting; 0 = no limit) stay loaded: loading
+another lets go of the least recently used one. Their weights are memory-mapped from the cache, so
+loading one again costs about a second, while keeping Gemma-3 and SmolLM2 side by side costs 1.6 GB.
 
 Loads are keyed by what is loaded (model set, loader fields, revision), not by role: two roles
 that name the same packaged files (`base-lm` and `gemma3`) share one load.
@@ -10,12 +14,14 @@ and one-off preparation messages (GGUF conversion) through `notify`.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness import models
+from harness.allocator import give_back
 from harness.models import ModelSource, ModelUnavailable
 from harness.profiles import Profile
 
@@ -38,6 +44,7 @@ class ModelStore:
         self._loaded: dict[tuple[Any, str], Any] = {}
         self._failed: dict[tuple[Any, str], ModelUnavailable] = {}
         self._sources: dict[str, ModelSource] = {}
+        self.resident_causal_lms = int(profile.get("resident_causal_lms", 0))
 
     def source(self, role: str) -> ModelSource:
         if role not in self._sources:
@@ -57,30 +64,52 @@ class ModelStore:
             raise self._failed[key]
         if key not in self._loaded:
             try:
-                prepare_s = self._prepare(source)
                 start = time.perf_counter()
+                built = self._prepare(source)
+                prepared = time.perf_counter()
                 self._loaded[key] = load(source)
             except ModelUnavailable as exc:
                 self._failed[key] = exc  # remembered, so a missing model costs one probe
                 raise
             if self.on_load is not None:
-                self.on_load(role, kind, source, time.perf_counter() - start, prepare_s)
+                # a conversion is one-off work; checking an existing entry is part of every load
+                self.on_load(role, kind, source, time.perf_counter() - (prepared if built else start),
+                             prepared - start if built else 0.0)
+            if kind.startswith("causal-lm/"):
+                self._evict_causal_lms(keep=key)
+        self._loaded[key] = self._loaded.pop(key)  # most recently used last
         return self._loaded[key]
 
-    def release(self) -> int:
-        """Forget every loaded model and tokenizer (a later request loads it again); returns how many.
-        Memory is freed once no fixture or test holds them either."""
-        count = len(self._loaded)
-        self._loaded.clear()
-        return count
+    def _evict_causal_lms(self, keep: tuple[Any, str]) -> None:
+        """Let go of the least recently used causal LMs beyond the limit (their memory is freed once no
+        caller holds them either)."""
+        if self.resident_causal_lms <= 0:
+            return
+        lms = [key for key in self._loaded if key[1].startswith("causal-lm/") and key != keep]
+        evicted = lms[:max(len(lms) + 1 - self.resident_causal_lms, 0)]
+        for key in evicted:
+            del self._loaded[key]
+        if evicted:
+            gc.collect()
+            give_back()
 
-    def _prepare(self, source: ModelSource) -> float:
-        """One-off work before a load (GGUF conversion into the cache), timed apart from the load."""
+    def release(self) -> int:
+        """Forget every loaded model (a later request loads it again); returns how many. Memory is freed
+        once no fixture or test holds them either. Tokenizers stay, one copy each for the session: they are
+        small, and Gemma-3's 262k-entry tokenizer takes longer to load (~3 s) than its weights."""
+        models = [key for key in self._loaded if key[1] != "tokenizer"]
+        for key in models:
+            del self._loaded[key]
+        return len(models)
+
+    def _prepare(self, source: ModelSource) -> bool:
+        """One-off work before a load (GGUF conversion into the cache); whether it built the entry
+        (it was absent before; a corrupt entry rebuilt in place counts as a load)."""
         if source.model_set != "packaged" or source.spec.get("loader") != "gguf":
-            return 0.0
-        start = time.perf_counter()
+            return False
+        absent = not models.converted_dir(source, self.cache_dir).exists()
         models.prepare_gguf(source, self.cache_dir, notify=self.notify)
-        return time.perf_counter() - start
+        return absent
 
     def tokenizer(self, role: str) -> Any:
         return self._get(role, "tokenizer", lambda s: models.load_tokenizer(s, self.cache_dir))

@@ -67,3 +67,24 @@ def test_the_run_time_table_says_whose_peak_a_row_is():
     assert "that experiment's own peak" in per_experiment and "| session | 140 |  |  | 2600 |" in per_experiment
     assert "(outside experiments)" not in per_experiment  # counted in the session's peak, not a row
     assert "the session's peak so far" in run_time_section(run)
+
+
+def test_a_cold_run_is_held_to_the_cold_target_and_says_what_it_built():
+    run = {"profile": "cpu", "suite_seconds": {"lora": 500.0}, "session_seconds": 700.0,
+           "targets": {"session": 360, "session_cold": 720}}
+    warm = run_time_section(run)
+    assert "| session | 700 | 360 | False |" in warm and "This run was warm" in warm
+    cold = run_time_section({**run, "one_off_s": {"lora fine-tuning": 401.0, "FLORES-200 token counts": 190.0}})
+    assert "| session | 700 | 720 | True |" in cold
+    assert "This run was cold: it built FLORES-200 token counts (190 s), lora fine-tuning (401 s)" in cold
+
+
+def test_one_off_work_is_summed_and_crosses_from_workers():
+    main, worker = (Recorder(profile="cpu", model_set="packaged", seed=0, run_id="r") for _ in range(2))
+    main.note_load("base-lm", "causal-lm/eager", "Gemma", "pkg", 0.2, prepare_s=0.0)  # a cached entry
+    assert main.one_off == {}
+    main.note_load("base-lm", "causal-lm/eager", "Gemma", "pkg", 0.2, prepare_s=88.0)
+    worker.note_one_off("FLORES-200 token counts", 10.0)
+    worker.note_one_off("FLORES-200 token counts", 5.0)
+    main.merge_dict(worker.to_dict())
+    assert main.one_off == {"conversion of Gemma": 88.0, "FLORES-200 token counts": 15.0}

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from fixtures.generation import (
     banned_ids,
@@ -19,7 +21,15 @@ from fixtures.generation import (
     step_statistics,
     token_statistics,
 )
-from fixtures.prompting import label_choices, label_logits, load_prompting_spec, shared_prefix_length
+from fixtures.prompting import (
+    answer_block,
+    answer_is_final,
+    generate_answers,
+    label_choices,
+    label_logits,
+    load_prompting_spec,
+    shared_prefix_length,
+)
 from harness.claims import CatalogError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,3 +190,157 @@ def test_label_logits_refuse_right_padding(gpt2):
     tokenizer.padding_side = "right"
     with pytest.raises(ValueError, match="pad on the left"):
         label_logits(None, tokenizer, ["text"], [0])
+
+
+# --- generate_answers: when a row may stop, and that stopping, batching and sharing change no answer ---
+
+FINAL_EDGE_CASES = [
+    "", "\n", "\n\n", " ", "  \n \n", "\n  \n", "\t", "\t\n\n", " \t\n\nx", "\n\tpositive", "positive",
+    "positive\n", "positive\n\n", "positive\n\nnegative", "positive\n  \nnegative", "positive\n\t\nmore",
+    "positive\n \n \n\nmore", " \n\npositive\n\nmore", "\n \n \npositive", "one\ntwo\nthree\n\nfour",
+    "1. a\n2. b\n3. c\n\n###\nnext", "###", "#", "##", "a###b", "a ## #b", "a\n##\n#b", "positive\n###\nnegative",
+    "\n \n###\n", "###\n\npositive", "  ###", "a\r\n\r\nb", "a\n\x0b\nb", "a \n b\n\n", "a\n\n\n\n", "a\n\n###",
+]
+
+
+def random_texts(count: int, alphabet: list[str], longest: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest))) for _ in range(count)]
+
+
+def test_an_answer_is_final_only_once_nothing_after_it_can_change_its_block():
+    """answer_is_final(text[:k]) promises that answer_block(text[:k]) is answer_block of any text
+    beginning with it: checked at every cut point of edge cases and random texts over the characters
+    answer_block looks at."""
+    texts = FINAL_EDGE_CASES + random_texts(3000, ["a", " ", "\n", "#", "\t", "b"], 16, seed=0)
+    finals = 0
+    for text in texts:
+        for k in range(len(text) + 1):
+            if answer_is_final(text[:k]):
+                finals += 1
+                assert answer_block(text[:k]) == answer_block(text), (text, k)
+    assert finals > 1000  # the property is not met by never calling anything final
+    assert answer_is_final("positive\n\n") and answer_is_final("a\n \t\n") and answer_is_final("a###")
+    assert answer_is_final("\t\n\n")  # a tab is not stripped: the (empty) answer has begun
+    assert not answer_is_final("\n \n") and not answer_is_final("positive\n") and not answer_is_final("a##")
+
+
+class CharTokenizer:
+    """A tokenizer with one id per character (from 3 on; 1 and 2 are BOS and EOS as in LlamaConfig, EOS also
+    pads as prepare_tokenizer makes it, 0 is unused), so the same text is the same token ids: what
+    generate_answers needs of a Hugging Face tokenizer. (With a pad id of its own, generate() would rebuild a
+    missing attention mask from the padding, and a lost mask would go unnoticed.)"""
+
+    bos_token_id, eos_token_id = 1, 2
+    pad_token_id = eos_token_id
+    padding_side = "left"
+
+    def __init__(self, alphabet: str):
+        self.alphabet = alphabet
+
+    def __len__(self) -> int:
+        return 3 + len(self.alphabet)
+
+    def __call__(self, texts: list[str], add_special_tokens: bool = True) -> SimpleNamespace:
+        return SimpleNamespace(input_ids=[[self.bos_token_id] * add_special_tokens
+                                          + [3 + self.alphabet.index(c) for c in text] for text in texts])
+
+    def batch_decode(self, ids, skip_special_tokens: bool = False) -> list[str]:
+        assert skip_special_tokens
+        return ["".join(self.alphabet[i - 3] for i in row if i >= 3) for row in torch.as_tensor(ids).tolist()]
+
+
+def tiny_generator(family: str, vocab_size: int, seed: int):
+    """A random model whose greedy continuations depend on every position: weights drawn wider than
+    the default 0.02, else a tiny random model repeats one token whatever it was given."""
+    torch.manual_seed(seed)
+    if family == "gpt2":
+        return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=128, n_embd=32, n_layer=2, n_head=4,
+                                          initializer_range=0.3, bos_token_id=1, eos_token_id=2, pad_token_id=PAD,
+                                          attn_implementation="eager")).eval()
+    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64,
+                                        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                        max_position_embeddings=128, initializer_range=0.3, pad_token_id=PAD,
+                                        attn_implementation="eager")).eval()
+
+
+@pytest.fixture
+def one_thread():
+    """Decoding a tiny model is hundreds of small operations: one thread, which other work on a 2-core
+    machine cannot stall (two threads there made these tests 20 to 60 times slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def alone(lm, tokenizer: CharTokenizer, prompt: str, max_new_tokens: int) -> str:
+    """The reference: the prompt by itself, no padding, no cache handed in, plain greedy generate()."""
+    ids = torch.tensor(tokenizer([prompt]).input_ids)
+    with torch.inference_mode():
+        out = lm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                          do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)[0]
+
+
+def settled(text: str) -> str:
+    """Where a row of `text` stops: its shortest final beginning (a token is a character here)."""
+    return next((text[:k] for k in range(1, len(text) + 1) if answer_is_final(text[:k])), text)
+
+
+def few_shot_prompts(alphabet: str) -> list[str]:
+    """Prompts sharing a long beginning (instruction and examples) and of different lengths after it."""
+    rng = random.Random(1)
+    shared = "".join(rng.choice(alphabet) for _ in range(30))
+    return [shared + "".join(rng.choice(alphabet) for _ in range(n)) for n in (9, 2, 5, 4, 12, 1, 7)]
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_generate_answers_are_each_prompts_own_answer(family, one_thread):
+    """Shared part computed once, [shared][pad][own] rows sorted by length, rows stopped once final or at
+    EOS: each answer is its prompt's greedy continuation generated alone, up to where the row's answer
+    became final, so answer_block() is the same as with every token generated; in batches of 2 (several
+    batches, padding in each) and of 64 (one). GPT-2: absolute positions, where a wrong position after
+    the padding changes the tokens; Llama: rotary positions, grouped key/value heads."""
+    tokenizer = CharTokenizer("abcde #\n\t")
+    prompts = few_shot_prompts(tokenizer.alphabet)
+    assert shared_prefix_length(tokenizer(prompts).input_ids) == 31  # BOS and the shared 30 characters
+    stopped, ended, continuations = 0, 0, set()
+    for seed in range(8):  # random models: a few of them answer with a blank line or the separator
+        lm = tiny_generator(family, len(tokenizer), seed)
+        lm.generation_config.suppress_tokens = [PAD, tokenizer.bos_token_id]  # 0 is unused here; EOS may come
+        references = [alone(lm, tokenizer, prompt, 24) for prompt in prompts]
+        for batch_size in (2, 64):
+            answers = generate_answers(lm, tokenizer, prompts, 24, chat=False, batch_size=batch_size)
+            for prompt, answer, reference in zip(prompts, answers, references):
+                assert answer == settled(reference), (seed, batch_size, prompt)
+                assert answer_block(answer) == answer_block(reference)
+        stopped += sum(settled(reference) != reference for reference in references)
+        ended += sum(len(reference) < 24 and settled(reference) == reference for reference in references)
+        continuations |= set(references)
+    assert len(continuations) > 30  # the continuations depend on the prompts (7 prompts, 8 models)
+    assert stopped >= 5 and ended >= 5  # rows stopped because they were final, and at EOS
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_generate_answers_that_never_settle_are_every_token(family, one_thread):
+    """Without a newline or separator to generate, no answer becomes final and no row ends (EOS suppressed):
+    every one of max_new_tokens tokens is the one the prompt alone gives."""
+    tokenizer = CharTokenizer("abcde ")
+    prompts = few_shot_prompts(tokenizer.alphabet)
+    continuations = set()
+    for seed in range(2):
+        lm = tiny_generator(family, len(tokenizer), seed)
+        lm.generation_config.suppress_tokens = [PAD, tokenizer.bos_token_id, tokenizer.eos_token_id]
+        answers = generate_answers(lm, tokenizer, prompts, 20, chat=False, batch_size=3)
+        references = [alone(lm, tokenizer, prompt, 20) for prompt in prompts]
+        assert answers == references
+        assert all(len(answer) == 20 for answer in answers)
+        continuations |= set(references)
+    assert len(continuations) > 8  # the continuations depend on the prompts (7 prompts, 2 models)
+
+
+def test_generate_answers_of_no_prompts_is_empty(gpt2):
+    """A profile may ask for no items of a task kind (a tokenizer given no texts fails)."""
+    lm = tiny_generator("llama", len(gpt2), 0)
+    assert generate_answers(lm, prepare_tokenizer(copy.deepcopy(gpt2)), [], 8, chat=False) == []

@@ -64,13 +64,52 @@ def test_roles_naming_the_same_files_share_one_load(store_and_loads):
     assert store.source("second").stands_for == "DistilBERT"
 
 
-def test_release_forgets_loads_so_the_next_request_loads_again(store_and_loads):
+def test_release_forgets_models_so_the_next_request_loads_again(store_and_loads):
     store, loads = store_and_loads
-    first = store._get("first", "tokenizer", lambda s: object())
-    store._get("other", "tokenizer", lambda s: object())
+    first = store._get("first", "encoder/eager", lambda s: object())
+    store._get("other", "encoder/eager", lambda s: object())
+    tokenizer = store._get("first", "tokenizer", lambda s: object())
     assert store.release() == 2 and store.release() == 0
-    again = store._get("first", "tokenizer", lambda s: object())
-    assert again is not first and len(loads) == 3
+    again = store._get("first", "encoder/eager", lambda s: object())
+    assert again is not first and len(loads) == 4
+    assert store._get("first", "tokenizer", lambda s: object()) is tokenizer  # one copy for the session
+
+
+def test_loading_a_causal_lm_beyond_the_limit_lets_go_of_the_least_recently_used(tmp_path, monkeypatch):
+    import dataclasses
+    import gc
+    import weakref
+
+    registry = tmp_path / "models.toml"
+    registry.write_text(textwrap.dedent(REGISTRY))
+    monkeypatch.setenv("LLM_HARNESS_MODELS", str(registry))
+    ci = load_profile("ci")
+    assert ci.get("resident_causal_lms") == 1  # the CPU profiles' setting ([defaults])
+    loads = []
+    store = ModelStore(profile=ci, model_set="packaged", cache_dir=tmp_path,
+                       on_load=lambda role, kind, *_: loads.append(role))
+
+    class Model:
+        pass
+
+    first = store._get("first", "causal-lm/eager", lambda s: Model())
+    tokenizer = store._get("first", "tokenizer", lambda s: Model())
+    gone = weakref.ref(first)
+    del first
+    other = store._get("other", "causal-lm/eager", lambda s: Model())  # the limit: `first` is let go
+    gc.collect()
+    assert gone() is None
+    assert store._get("other", "causal-lm/eager", lambda s: Model()) is other
+    assert store._get("first", "tokenizer", lambda s: Model()) is tokenizer  # only causal LMs count
+    store._get("first", "causal-lm/eager", lambda s: Model())  # loaded again; now `other` goes
+    assert loads == ["first", "first", "other", "first"]
+    assert store._get("other", "causal-lm/eager", lambda s: Model()) is not other
+
+    unlimited = ModelStore(profile=dataclasses.replace(ci, settings={**ci.settings, "resident_causal_lms": 0}),
+                           model_set="packaged", cache_dir=tmp_path)
+    kept = unlimited._get("first", "causal-lm/eager", lambda s: Model())
+    unlimited._get("other", "causal-lm/eager", lambda s: Model())
+    assert unlimited._get("first", "causal-lm/eager", lambda s: Model()) is kept
 
 
 class FakeItem:
