@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.allocator import keep_large_blocks
 from harness.claims import Claim
 from harness.experiments import experiment_of
 from harness.memory import peak_rss_mb, reset_peak_rss
@@ -62,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(SuiteTimer(ctx.recorder), "harness-suite-timer")
     seed_everything(ctx.recorder.seed, ctx.profile.threads)
+    ctx.allocator = keep_large_blocks()  # before any model: see harness/allocator.py
     reset_peak_rss()  # from here on (imports before it are not the harness's); also finds out whether it can
 
 

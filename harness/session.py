@@ -35,6 +35,7 @@ class HarnessContext:
     run_id: str
     versions: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    allocator: dict[str, int] | None = None  # malloc settings applied (harness/allocator.py); None: defaults
 
 
 def library_versions() -> dict[str, str]:
@@ -129,6 +130,7 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "run_id": ctx.run_id, "profile": ctx.profile.name, "model_set": ctx.model_set,
         "seed": ctx.recorder.seed, "device": ctx.profile.device, "dtype": ctx.profile.dtype,
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "allocator": ctx.allocator or "C library defaults",
         "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
         "versions": ctx.versions, "data_dir": str(ctx.data_dir),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
