@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
@@ -26,6 +27,7 @@ MMAP_THRESHOLD = 256 << 20  # bytes: larger blocks (a 671 MB output layer) still
 TRIM_THRESHOLD = 512 << 20
 
 
+@functools.cache  # find_library runs ldconfig in a subprocess
 def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None

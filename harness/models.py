@@ -357,13 +357,15 @@ def _remove_old_layouts(cache_dir: Path, notify: Notify) -> None:
 
 
 def prepare_gguf(source: ModelSource, cache_dir: Path, *, notify: Notify | None = None,
-                 command: Callable[[Path], list[str]] | None = None) -> Path:
+                 command: Callable[[Path], list[str]] | None = None,
+                 on_build: Callable[[], None] | None = None) -> Path:
     """Return a directory holding the converted model and tokenizer, building it if needed.
 
     The entry is verified by sha256 once per process; a missing or corrupt entry is (re)built under
     a lock, with messages through `notify` (default: stderr). A failed conversion is remembered:
     later calls in the same process raise the same CacheBuildFailed at once. `command(target)`
-    replaces the conversion child's command line and the GGUF file (self-tests).
+    replaces the conversion child's command line and the GGUF file (self-tests). `on_build()` is called
+    when this call converts (not when it finds the entry, nor when it waits for another process's build).
     """
     from harness.convert_gguf import run_conversion
 
@@ -372,6 +374,8 @@ def prepare_gguf(source: ModelSource, cache_dir: Path, *, notify: Notify | None 
     expected = {"gguf": source.spec["file"], "sha256": source.spec.get("gguf_sha256")}
 
     def convert(tmp: Path) -> None:
+        if on_build is not None:
+            on_build()
         _remove_old_layouts(cache_dir, notify)
         gguf = Path(source.spec["file"]) if command else _gguf_file(source, cache_dir, notify)
         start = time.perf_counter()

@@ -361,9 +361,10 @@ def model_loads_section(run: Mapping[str, Any]) -> str:
             load[f"under {target} s"] = load["s per load"] < target
     return ("## Model loads (latest run)\n\nEach model is loaded once per experiment that uses it, whatever the "
             "number of tests (between experiments the store lets go of its models, so that a session does not hold "
-            "them all at once); `load_s` is the sum over its loads, the target applies to one load. Times are this "
-            "machine's; GGUF models load from the converted cache, and the one-off conversion (first run on a "
-            "machine) is timed apart.\n\n" + md_table(_columns(loads), loads) + "\n")
+            "them all at once), a causal LM again when the profile's `resident_causal_lms` others were loaded in "
+            "between; a tokenizer once per session. `load_s` is the sum over its loads, the target applies to one "
+            "load. Times are this machine's; GGUF models load from the converted cache, and the one-off conversion "
+            "(first run on a machine) is timed apart.\n\n" + md_table(_columns(loads), loads) + "\n")
 
 
 def run_time_section(run: Mapping[str, Any]) -> str:
@@ -375,23 +376,24 @@ def run_time_section(run: Mapping[str, Any]) -> str:
                 "within target": "" if part not in targets else seconds <= targets[part], "peak RSS (MB)": peak}
 
     rows = [row(name, secs, peaks.get(name, "")) for name, secs in sorted((run.get("suite_seconds") or {}).items())]
-    one_off = run.get("one_off_s") or {}
+    one_off = run.get("one_off_s")  # absent in runs recorded before it was kept: then nothing is said
     cache = ""
     if run.get("session_seconds") is not None:
-        # a cold run (it built conversions, fine-tunings or counts that later runs read) has its own target
-        cold_target = targets.get("session_cold") if one_off else None
         session = row("session", run["session_seconds"], run.get("peak_rss_mb", ""))
-        if cold_target is not None:
-            session.update({"target (s)": cold_target, "within target": run["session_seconds"] <= cold_target})
+        if one_off:  # a cold run (it built what later runs read from the cache) is held to the cold target
+            cold_target = targets.get("session_cold")
+            session.update({"target (s)": "" if cold_target is None else cold_target,
+                            "within target": "" if cold_target is None else run["session_seconds"] <= cold_target})
+            built = "; ".join(f"{what} ({seconds:.0f} s)" for what, seconds in sorted(one_off.items()))
+            cache = (f" This run was cold: it built {built} into the cache; "
+                     + (f"the session row's target is the cold one ({cold_target} s; warm: "
+                        f"{targets.get('session', 'none')} s)." if cold_target is not None else
+                        "the profile names no cold target, so the session row has none (its target is for a "
+                        "warm run)."))
+        elif one_off is not None:
+            cache = (" This run built nothing into the harness cache (conversions, fine-tunings, FLORES counts)"
+                     + (f"; cold target: {targets['session_cold']} s." if "session_cold" in targets else "."))
         rows.append(session)
-        cache = (" This run was cold: it built " + ", ".join(f"{what} ({seconds:.0f} s)" for what, seconds
-                                                                 in sorted(one_off.items()))
-                 + " into the cache, so the session row's target is the cold one"
-                 + (f" ({cold_target} s; warm: {targets.get('session', 'none')} s)." if cold_target is not None
-                    else "; the profile names no cold target.")
-                 if one_off else " This run was warm: every conversion, fine-tuning and FLORES count came "
-                 "from the cache" + (f" (cold target: {targets['session_cold']} s)." if "session_cold" in targets
-                                     else "."))
     if not rows:
         return ""
     memory = ""

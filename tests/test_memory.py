@@ -72,11 +72,15 @@ def test_the_run_time_table_says_whose_peak_a_row_is():
 def test_a_cold_run_is_held_to_the_cold_target_and_says_what_it_built():
     run = {"profile": "cpu", "suite_seconds": {"lora": 500.0}, "session_seconds": 700.0,
            "targets": {"session": 360, "session_cold": 720}}
-    warm = run_time_section(run)
-    assert "| session | 700 | 360 | False |" in warm and "This run was warm" in warm
-    cold = run_time_section({**run, "one_off_s": {"lora fine-tuning": 401.0, "FLORES-200 token counts": 190.0}})
+    assert "This run" not in run_time_section(run)  # a run recorded before one-off work was kept
+    warm = run_time_section({**run, "one_off_s": {}})
+    assert "| session | 700 | 360 | False |" in warm and "This run built nothing into the harness cache" in warm
+    built = {"one_off_s": {"lora fine-tuning": 401.0, "FLORES-200 token counts": 190.0}}
+    cold = run_time_section({**run, **built})
     assert "| session | 700 | 720 | True |" in cold
-    assert "This run was cold: it built FLORES-200 token counts (190 s), lora fine-tuning (401 s)" in cold
+    assert "This run was cold: it built FLORES-200 token counts (190 s); lora fine-tuning (401 s)" in cold
+    no_cold_target = run_time_section({**run, **built, "targets": {"session": 360}})
+    assert "| session | 700 |  |  |" in no_cold_target and "the profile names no cold target" in no_cold_target
 
 
 def test_one_off_work_is_summed_and_crosses_from_workers():

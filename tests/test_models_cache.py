@@ -173,9 +173,15 @@ def test_source_change_rebuilds(built, tmp_path):
     source = fake_source()
     source.spec["gguf_sha256"] = "0" * 64  # models.toml now names another GGUF file
     messages: list[str] = []
-    models.prepare_gguf(source, tmp_path, notify=messages.append, command=child(tmp_path / "count"))
+    builds: list[bool] = []
+    models.prepare_gguf(source, tmp_path, notify=messages.append, command=child(tmp_path / "count"),
+                        on_build=lambda: builds.append(True))
     assert conversions(tmp_path / "count") == 2
     assert any("different source" in m for m in messages)
+    assert builds == [True]  # a rebuilt entry is one-off work (the run is cold), not load time
+    models.prepare_gguf(source, tmp_path, notify=messages.append, command=child(tmp_path / "count"),
+                        on_build=lambda: builds.append(True))
+    assert builds == [True] and conversions(tmp_path / "count") == 2  # found: nothing built
 
 
 def test_two_environments_with_the_same_package_share_an_entry(tmp_path):

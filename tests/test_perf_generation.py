@@ -28,6 +28,7 @@ from fixtures.prompting import (
     label_choices,
     label_logits,
     load_prompting_spec,
+    shared_prefix,
     shared_prefix_length,
 )
 from harness.claims import CatalogError
@@ -344,3 +345,21 @@ def test_generate_answers_of_no_prompts_is_empty(gpt2):
     """A profile may ask for no items of a task kind (a tokenizer given no texts fails)."""
     lm = tiny_generator("llama", len(gpt2), 0)
     assert generate_answers(lm, prepare_tokenizer(copy.deepcopy(gpt2)), [], 8, chat=False) == []
+
+
+def test_nothing_is_shared_where_a_sliding_window_or_a_fixed_cache_forbids_it():
+    """The window counts cache slots: a prompt and the tokens generated after it must fit, or the
+    padding after the shared part would push shared keys out of a generated token's window; and
+    generate() refuses a cache passed in when the generation config fixes its own cache class."""
+    from types import SimpleNamespace
+
+    def model(window, cache_implementation=None):
+        config = SimpleNamespace(sliding_window=window, get_text_config=lambda: config)
+        return SimpleNamespace(config=config, generation_config=SimpleNamespace(
+            cache_implementation=cache_implementation))
+
+    ids = [[5, 6, 7, 8, 9, 10], [5, 6, 7, 8, 11, 12, 13, 14]]  # 4 shared tokens, the longest 8
+    assert shared_prefix(model(16), ids, new_tokens=8) == (0, None)  # 8 + 8 slots reach the window
+    assert shared_prefix(model(8), ids) == (0, None)
+    assert shared_prefix(model(None, "static"), ids) == (0, None)
+    assert shared_prefix(model(None), [[1, 2], [3, 4]]) == (0, None)  # nothing shared: no model pass
