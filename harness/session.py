@@ -137,7 +137,7 @@ def run_info(ctx: HarnessContext) -> dict[str, Any]:
         "session_seconds": round(time.time() - ctx.started, 1),
         "suite_seconds": {k: round(v, 1) for k, v in ctx.recorder.suite_seconds.items()},
         "suite_peak_rss_mb": dict(ctx.recorder.peak_rss),
-        "one_off_s": {k: round(v, 1) for k, v in ctx.recorder.one_off.items()},  # empty: a warm run
+        "one_off_s": {k: round(v, 1) for k, v in ctx.recorder.one_off.items()},  # {}: nothing built
         # the session's peak: this process and, under xdist, its workers (by their last readings). Children's
         # ru_maxrss is not reported: it starts from the parent's size at fork, so it says nothing of the child
         "peak_rss_mb": max([peak_rss_mb() or 0.0, *ctx.recorder.peak_rss.values()]),
