@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.allocator import keep_large_blocks
+from harness.allocator import give_back, keep_large_blocks
 from harness.claims import Claim
 from harness.experiments import experiment_of
 from harness.memory import peak_rss_mb, reset_peak_rss
@@ -105,10 +105,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """The process's peak RSS when an experiment's test ends (on the worker that ran it, under xdist)."""
+    """The process's peak RSS when an experiment's test ends (on the worker that ran it, under xdist);
+    then the heap's free pages go back to the kernel, so that what one test freed (a training step's
+    activations, a module's logits) is not still resident under the next test's own peak."""
     experiment = experiment_of(item.nodeid)
     if experiment is not None:
         context(item.config).recorder.note_peak_rss(experiment, peak_rss_mb())
+    give_back()
 
 
 @pytest.hookimpl(hookwrapper=True)

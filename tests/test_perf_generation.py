@@ -363,3 +363,47 @@ def test_nothing_is_shared_where_a_sliding_window_or_a_fixed_cache_forbids_it():
     assert shared_prefix(model(8), ids) == (0, None)
     assert shared_prefix(model(None, "static"), ids) == (0, None)
     assert shared_prefix(model(None), [[1, 2], [3, 4]]) == (0, None)  # nothing shared: no model pass
+
+
+def _nucleus_cases() -> list[tuple[torch.Tensor, torch.Tensor, str]]:
+    """(logits, kept mask, what) rows: transformers' own top-p masks, masks one token too large or too
+    small, a mask that skips a token, and ties straddling the nucleus' edge."""
+    from transformers import TopPLogitsWarper
+
+    generator = torch.Generator().manual_seed(0)
+    cases = []
+    for scale in (0.5, 2.0, 6.0):
+        logits = torch.randn(8, 5000, generator=generator) * scale
+        kept = torch.isfinite(TopPLogitsWarper(top_p=0.9)(torch.zeros((1, 1), dtype=torch.long), logits.clone()))
+        for row, mask in zip(logits, kept):
+            order = row.argsort(descending=True)
+            size = int(mask.sum())
+            cases.append((row, mask, "library"))
+            grown, shrunk, skipped = mask.clone(), mask.clone(), mask.clone()
+            grown[order[size]] = True
+            cases.append((row, grown, "one too many"))
+            if size > 1:  # a one-token nucleus has no smaller or other prefix of its size
+                shrunk[order[size - 1]] = False
+                skipped[order[0]], skipped[order[size]] = False, True
+                cases += [(row, shrunk, "one too few"), (row, skipped, "not a prefix")]
+    tied = torch.tensor([3.0, 2.0, 1.0, 1.0, 1.0, -1.0])  # the edge of p = 0.9 falls inside the tie
+    for mask in ([1, 1, 1, 0, 0, 0], [1, 1, 0, 1, 0, 0], [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]):
+        cases.append((tied, torch.tensor(mask, dtype=torch.bool), "tie at the edge"))
+    # a tied pair kept and a more probable token left out: every test but "kept above the rest" passes
+    passes_the_masses = torch.tensor([0.45, 0.27, 0.096, 0.092, 0.092]).log()
+    cases.append((passes_the_masses, torch.tensor([1, 1, 0, 1, 1], dtype=torch.bool), "not a prefix"))
+    return cases
+
+
+def test_nucleus_check_without_the_sort_answers_as_the_sort():
+    """nucleus_agrees() skips the float64 sort only where its answer is the sort's own: on library
+    masks, on masks one token off either way, on masks that are not a prefix, and on ties at the edge."""
+    from fixtures.generation import nucleus_agrees, nucleus_by_sorting
+
+    answers = {}
+    for logits, kept, what in _nucleus_cases():
+        fast = nucleus_agrees(logits, kept, 0.9)
+        assert fast == nucleus_by_sorting(torch.softmax(logits.double(), -1), kept, 0.9), what
+        answers.setdefault(what, set()).add(fast[0])
+    assert answers["library"] == {True} and answers["one too many"] == {False}
+    assert answers["one too few"] == {False} and answers["not a prefix"] == {False}

@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from fixtures.generation import distinct_n, entropy, paired_flip_p, repeats
+from fixtures.generation import distinct_n, entropy, nucleus_agrees, paired_flip_p, repeats
 from harness.collect import suite_catalog
 from harness.policy import load_policy
 
@@ -132,14 +132,8 @@ def test_top_p_keeps_smallest_set(claim, base_next_token_logits, check):
     p = claim.args["p"]
     logits = base_next_token_logits
     kept = by_rows(lambda part: torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, part.clone())), logits)
-    same, edge = [], 0
-    for row, kept_row in zip(logits, kept):
-        probs = torch.softmax(row.double(), -1)
-        sorted_p, order = probs.sort(descending=True)
-        cum = sorted_p.cumsum(-1)
-        size = int((cum - sorted_p < p).sum())  # the smallest prefix whose cumulative mass reaches p
-        same.append(bool(kept_row[order[:size]].all()) and int(kept_row.sum()) == size)
-        edge += bool(abs(float(cum[size - 1]) - p) < 1e-6)
+    agree = [nucleus_agrees(row, kept_row, p) for row, kept_row in zip(logits, kept)]
+    same, edge = [a for a, _ in agree], sum(e for _, e in agree)
     check(float(np.mean(same)), extra={"contexts": len(same), "differ": len(same) - int(sum(same)),
                                        "cumulative_mass_within_1e-6_of_p": edge})
 
