@@ -362,9 +362,9 @@ def model_loads_section(run: Mapping[str, Any]) -> str:
     return ("## Model loads (latest run)\n\nEach model is loaded once per experiment that uses it, whatever the "
             "number of tests (between experiments the store lets go of its models, so that a session does not hold "
             "them all at once), a causal LM again when the profile's `resident_causal_lms` others were loaded in "
-            "between; a tokenizer once per session. `load_s` is the sum over its loads, the target applies to one "
-            "load. Times are this machine's; GGUF models load from the converted cache, and the one-off conversion "
-            "(first run on a machine) is timed apart.\n\n" + md_table(_columns(loads), loads) + "\n")
+            "between; a tokenizer likewise once per experiment. `load_s` is the sum over its loads, the target "
+            "applies to one load. Times are this machine's; GGUF models load from the converted cache, and the "
+            "one-off conversion (first run on a machine) is timed apart.\n\n" + md_table(_columns(loads), loads) + "\n")
 
 
 def run_time_section(run: Mapping[str, Any]) -> str:

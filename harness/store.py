@@ -1,5 +1,5 @@
-"""The session's model store: every model is loaded once until release() (between experiments,
-fixtures/models.py), every tokenizer once per session, and each load is timed.
+"""The session's model store: every model and tokenizer is loaded once until release() (between
+experiments, fixtures/models.py), and each load is timed.
 
 At most `resident_causal_lms` causal LMs (a profile setting; 0 = no limit) stay loaded: loading
 another lets go of the least recently used one. Their weights are memory-mapped from the cache, so
@@ -64,6 +64,8 @@ class ModelStore:
         if key in self._failed:
             raise self._failed[key]
         if key not in self._loaded:
+            if kind.startswith("causal-lm/"):  # before the load, so that two LMs are never resident at once
+                self._evict_causal_lms(keep=key)
             try:
                 start = time.perf_counter()
                 built = self._prepare(source)
@@ -76,14 +78,13 @@ class ModelStore:
                 # a conversion is one-off work; checking an existing entry is part of every load
                 self.on_load(role, kind, source, time.perf_counter() - (prepared if built else start),
                              prepared - start if built else 0.0)
-            if kind.startswith("causal-lm/"):
-                self._evict_causal_lms(keep=key)
+            give_back()  # what the load parsed and dropped: Gemma-3's tokenizer.json, ~300 MB of Python objects
         self._loaded[key] = self._loaded.pop(key)  # most recently used last
         return self._loaded[key]
 
     def _evict_causal_lms(self, keep: tuple[Any, str]) -> None:
-        """Let go of the least recently used causal LMs beyond the limit (their memory is freed once no
-        caller holds them either)."""
+        """Let go of the least recently used causal LMs so that, with the one `keep` names, the limit holds
+        (their memory is freed once no caller holds them either)."""
         if self.resident_causal_lms <= 0:
             return
         lms = [key for key in self._loaded if key[1].startswith("causal-lm/") and key != keep]
@@ -95,10 +96,11 @@ class ModelStore:
             give_back()
 
     def release(self) -> int:
-        """Forget every loaded model (a later request loads it again); returns how many. Memory is freed
-        once no fixture or test holds them either. Tokenizers stay, one copy each for the session: they are
-        small, and Gemma-3's 262k-entry tokenizer takes longer to load (~3 s) than its weights."""
-        loaded = [key for key in self._loaded if key[1] != "tokenizer"]
+        """Forget every loaded model and tokenizer (a later request loads it again); returns how many.
+        Memory is freed once no fixture or test holds them either. Tokenizers go too: Gemma-3's 262k-entry
+        tokenizer holds ~290 MB (measured after malloc_trim), kept for the session it sat under every later
+        experiment's peak; loading it again costs ~3 s in each experiment that uses it."""
+        loaded = list(self._loaded)
         for key in loaded:
             del self._loaded[key]
         return len(loaded)

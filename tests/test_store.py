@@ -69,10 +69,11 @@ def test_release_forgets_models_so_the_next_request_loads_again(store_and_loads)
     first = store._get("first", "encoder/eager", lambda s: object())
     store._get("other", "encoder/eager", lambda s: object())
     tokenizer = store._get("first", "tokenizer", lambda s: object())
-    assert store.release() == 2 and store.release() == 0
+    assert store.release() == 3 and store.release() == 0
     again = store._get("first", "encoder/eager", lambda s: object())
     assert again is not first and len(loads) == 4
-    assert store._get("first", "tokenizer", lambda s: object()) is tokenizer  # one copy for the session
+    assert store._get("first", "tokenizer", lambda s: object()) is not tokenizer  # let go with the models
+    assert len(loads) == 5
 
 
 def test_loading_a_causal_lm_beyond_the_limit_lets_go_of_the_least_recently_used(tmp_path, monkeypatch):
@@ -96,7 +97,15 @@ def test_loading_a_causal_lm_beyond_the_limit_lets_go_of_the_least_recently_used
     tokenizer = store._get("first", "tokenizer", lambda s: Model())
     gone = weakref.ref(first)
     del first
-    other = store._get("other", "causal-lm/eager", lambda s: Model())  # the limit: `first` is let go
+    resident_at_load = []
+
+    def load_other(source):
+        gc.collect()
+        resident_at_load.append(gone() is not None)
+        return Model()
+
+    other = store._get("other", "causal-lm/eager", load_other)  # the limit: `first` is let go
+    assert resident_at_load == [False]  # before `other` loaded: two LMs never resident at once
     gc.collect()
     assert gone() is None
     assert store._get("other", "causal-lm/eager", lambda s: Model()) is other
