@@ -21,10 +21,11 @@ ALPHA = load_policy().alpha  # [policy.sampling]: a comparison on sampled data m
 DRAWS = 4000  # sign-flip draws / bootstrap resamples: p-values resolved to ~1/4000, far finer than alpha
 
 
-def by_rows(fn, logits: torch.Tensor, rows: int = 32) -> torch.Tensor:
-    """fn over `rows` contexts at a time, concatenated. The warpers and softmaxes below work row by
-    row, so the result is the same; over all [contexts, 262k] logits at once a top-p warper's sort
-    (values + int64 indices), softmax and cumsum held several GB (the session's peak RSS)."""
+def by_rows(fn, logits, rows: int = 32) -> torch.Tensor:
+    """fn over `rows` contexts at a time, concatenated (`logits`: a tensor or the fixture's RowFile, read a
+    block at a time). The warpers and softmaxes below work row by row, so the result is the same; over all
+    [contexts, 262k] logits at once a top-p warper's sort (values + int64 indices), softmax and cumsum held
+    several GB (the session's peak RSS)."""
     return torch.cat([fn(part) for part in logits.split(rows)])
 
 
