@@ -10,8 +10,9 @@ TRIM_THRESHOLD of its free top resident, so the next step reuses them. Measured 
 defaults, 248 s with these settings (decoding strategies 175 -> 110 s, prompting 113 -> 77 s), every
 measurement identical; the experiment's peak RSS 2,702 -> 2,892 MB. In a full `pytest suites` session
 the difference was within run-to-run noise (decoding 156 s without, 168 s with; not explained).
-give_back() returns the heap's free pages (holes below live blocks included) when the session lets
-go of an experiment's models.
+give_back() returns the heap's free pages (holes below live blocks included): after every test, every
+model or tokenizer load and eviction, and when the session lets go of an experiment's models, so that
+what these settings keep does not sit under a later peak.
 The same advice PyTorch gives for CPU inference (an allocator that caches large blocks), without
 preloading another allocator. Elsewhere than glibc both are no-ops.
 """

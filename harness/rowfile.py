@@ -4,7 +4,9 @@ The generation suite's next-token logits ([400 contexts, 262,144 words] for Gemm
 are read by half a dozen claims, each a block of rows at a time. Held in memory for the whole module they
 sat under every peak of it, decoding included. In a file they cost the process nothing between reads:
 blocks are read with plain reads, not a memory mapping, so the pages stay in the kernel's cache (which it
-may drop) and never count in the process's resident set. The values read back are the bytes written.
+may drop) and never count in the process's resident set. (Where the temporary directory is a tmpfs, the
+file itself is in RAM: out of the process's RSS, not out of memory.) The values read back are the bytes
+written.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class RowFile:
                 if block.dim() != 2 or (columns is not None and block.shape[1] != columns):
                     raise ValueError(f"{path}: block of shape {list(block.shape)} after {columns} columns")
                 columns = block.shape[1]
-                out.write(memoryview(block.detach().to(torch.float32).contiguous().numpy()))  # no bytes copy
+                out.write(memoryview(block.detach().to("cpu", torch.float32).contiguous().numpy()))  # no copy
                 rows += block.shape[0]
         return cls(path, rows, columns or 0)
 

@@ -98,7 +98,7 @@ class ModelStore:
     def release(self) -> int:
         """Forget every loaded model and tokenizer (a later request loads it again); returns how many.
         Memory is freed once no fixture or test holds them either. Tokenizers go too: Gemma-3's 262k-entry
-        tokenizer holds ~290 MB (measured after malloc_trim), kept for the session it sat under every later
+        tokenizer holds ~290 MB (measured after malloc_trim); kept for the session, it sat under every later
         experiment's peak; loading it again costs ~3 s in each experiment that uses it."""
         loaded = list(self._loaded)
         for key in loaded:

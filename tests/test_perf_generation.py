@@ -392,18 +392,36 @@ def _nucleus_cases() -> list[tuple[torch.Tensor, torch.Tensor, str]]:
     # a tied pair kept and a more probable token left out: every test but "kept above the rest" passes
     passes_the_masses = torch.tensor([0.45, 0.27, 0.096, 0.092, 0.092]).log()
     cases.append((passes_the_masses, torch.tensor([1, 1, 0, 1, 1], dtype=torch.bool), "not a prefix"))
+    # a tie inside the edge: mass before the tied pair 0.85 < p <= 0.99, but the sort's nucleus ends
+    # after the first of the pair (0.92 >= p), so the mask holds one token too many
+    tied_inside = torch.tensor([0.6, 0.25, 0.07, 0.07, 0.01]).log()
+    cases.append((tied_inside, torch.tensor([1, 1, 1, 1, 0], dtype=torch.bool), "tie inside the edge"))
     return cases
 
 
 def test_nucleus_check_without_the_sort_answers_as_the_sort():
     """nucleus_agrees() skips the float64 sort only where its answer is the sort's own: on library
     masks, on masks one token off either way, on masks that are not a prefix, and on ties at the edge."""
-    from fixtures.generation import nucleus_agrees, nucleus_by_sorting
+    import fixtures.generation as generation
 
-    answers = {}
+    sorted_rows = []
+
+    def counted(probs, kept, p):
+        sorted_rows.append(1)
+        return generation_sort(probs, kept, p)
+
+    generation_sort = generation.nucleus_by_sorting
+    answers, sorts = {}, {}
     for logits, kept, what in _nucleus_cases():
-        fast = nucleus_agrees(logits, kept, 0.9)
-        assert fast == nucleus_by_sorting(torch.softmax(logits.double(), -1), kept, 0.9), what
+        sorted_rows.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(generation, "nucleus_by_sorting", counted)
+            fast = generation.nucleus_agrees(logits, kept, 0.9)
+        assert fast == generation_sort(torch.softmax(logits.double(), -1), kept, 0.9), what
         answers.setdefault(what, set()).add(fast[0])
+        sorts.setdefault(what, set()).add(bool(sorted_rows))
     assert answers["library"] == {True} and answers["one too many"] == {False}
     assert answers["one too few"] == {False} and answers["not a prefix"] == {False}
+    assert answers["tie inside the edge"] == {False}
+    assert sorts["library"] == {False}  # the library's own masks are answered without the sort
+    assert sorts["tie at the edge"] == {True} and sorts["tie inside the edge"] == {True}

@@ -49,3 +49,9 @@ def _unchecked(path, rows: int, columns: int) -> RowFile:
     stored = RowFile.__new__(RowFile)
     stored.path, stored.rows, stored.columns = path, rows, columns
     return stored
+
+
+def test_no_blocks_is_an_empty_matrix(tmp_path):
+    stored = RowFile.write(tmp_path / "empty.f32", [])
+    assert len(stored) == 0 and list(stored.split(32)) == [] and list(stored) == []
+    assert stored.read().shape == (0, 0)

@@ -29,7 +29,7 @@ def by_rows(fn, logits, rows: int = 32) -> torch.Tensor:
     return torch.cat([fn(part) for part in logits.split(rows)])
 
 
-def entropies(logits: torch.Tensor) -> np.ndarray:
+def entropies(logits) -> np.ndarray:
     """[contexts, temperatures] entropy (nats) after transformers' temperature warper."""
     return torch.stack([by_rows(lambda part, t=t: entropy(TemperatureLogitsWarper(t)(NO_IDS, part.clone())), logits)
                         for t in TEMPERATURES], dim=1).numpy()
@@ -229,7 +229,7 @@ def test_top_k_keeps_k(claim, base_next_token_logits, check):
           extra={"kept_min": int(kept.min()), "kept_max": int(kept.max())})
 
 
-def nucleus_sizes(logits: torch.Tensor, p: float) -> tuple[np.ndarray, np.ndarray]:
+def nucleus_sizes(logits, p: float) -> tuple[np.ndarray, np.ndarray]:
     kept = by_rows(lambda part: torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, part.clone())).sum(-1), logits)
     top = by_rows(lambda part: torch.softmax(part.double(), -1).amax(-1), logits)
     return kept.numpy(), top.numpy()
