@@ -55,7 +55,3 @@ class RowFile:
     def __iter__(self) -> Iterator[torch.Tensor]:
         for block in self.split(32):
             yield from block
-
-    def read(self) -> torch.Tensor:
-        """All rows in one tensor (for a reader that needs them at once)."""
-        return torch.cat(list(self.split(max(self.rows, 1)))) if self.rows else torch.empty((0, self.columns))

@@ -404,20 +404,20 @@ def test_nucleus_check_without_the_sort_answers_as_the_sort():
     masks, on masks one token off either way, on masks that are not a prefix, and on ties at the edge."""
     import fixtures.generation as generation
 
+    sort = generation.nucleus_by_sorting
     sorted_rows = []
 
     def counted(probs, kept, p):
         sorted_rows.append(1)
-        return generation_sort(probs, kept, p)
+        return sort(probs, kept, p)
 
-    generation_sort = generation.nucleus_by_sorting
     answers, sorts = {}, {}
     for logits, kept, what in _nucleus_cases():
         sorted_rows.clear()
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(generation, "nucleus_by_sorting", counted)
             fast = generation.nucleus_agrees(logits, kept, 0.9)
-        assert fast == generation_sort(torch.softmax(logits.double(), -1), kept, 0.9), what
+        assert fast == sort(torch.softmax(logits.double(), -1), kept, 0.9), what
         answers.setdefault(what, set()).add(fast[0])
         sorts.setdefault(what, set()).add(bool(sorted_rows))
     assert answers["library"] == {True} and answers["one too many"] == {False}

@@ -24,12 +24,11 @@ def test_rows_come_back_bit_for_bit_in_order(tmp_path):
         assert torch.equal(torch.cat(read).view(torch.int32), matrix.view(torch.int32))
     rows = list(stored)
     assert len(rows) == 70 and all(torch.equal(r.view(torch.int32), m.view(torch.int32)) for r, m in zip(rows, matrix))
-    assert torch.equal(stored.read().view(torch.int32), matrix.view(torch.int32))
 
 
 def test_float64_blocks_are_stored_as_float32(tmp_path):
     matrix = torch.randn(4, 5, dtype=torch.float64)
-    assert torch.equal(RowFile.write(tmp_path / "m.f32", [matrix]).read(), matrix.float())
+    assert torch.equal(torch.cat(list(RowFile.write(tmp_path / "m.f32", [matrix]).split(4))), matrix.float())
 
 
 def test_a_truncated_file_or_a_ragged_block_is_refused(tmp_path):
@@ -54,4 +53,3 @@ def _unchecked(path, rows: int, columns: int) -> RowFile:
 def test_no_blocks_is_an_empty_matrix(tmp_path):
     stored = RowFile.write(tmp_path / "empty.f32", [])
     assert len(stored) == 0 and list(stored.split(32)) == [] and list(stored) == []
-    assert stored.read().shape == (0, 0)
