@@ -78,7 +78,7 @@ class ModelStore:
                 # a conversion is one-off work; checking an existing entry is part of every load
                 self.on_load(role, kind, source, time.perf_counter() - (prepared if built else start),
                              prepared - start if built else 0.0)
-            give_back()  # what the load parsed and dropped: Gemma-3's tokenizer.json, ~300 MB of Python objects
+            give_back()  # what the load parsed and dropped (a model's state dict, a tokenizer's files)
         self._loaded[key] = self._loaded.pop(key)  # most recently used last
         return self._loaded[key]
 
@@ -98,8 +98,8 @@ class ModelStore:
     def release(self) -> int:
         """Forget every loaded model and tokenizer (a later request loads it again); returns how many.
         Memory is freed once no fixture or test holds them either. Tokenizers go too: Gemma-3's 262k-entry
-        tokenizer holds ~290 MB (measured after malloc_trim); kept for the session, it sat under every later
-        experiment's peak; loading it again costs ~3 s in each experiment that uses it."""
+        tokenizer holds ~110 MB (read through harness.models.tokenizer_from_json; ~290-460 MB through its own
+        class); kept for the session, it sat under every later experiment's peak."""
         loaded = list(self._loaded)
         for key in loaded:
             del self._loaded[key]
