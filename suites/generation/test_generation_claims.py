@@ -21,12 +21,23 @@ ALPHA = load_policy().alpha  # [policy.sampling]: a comparison on sampled data m
 DRAWS = 4000  # sign-flip draws / bootstrap resamples: p-values resolved to ~1/4000, far finer than alpha
 
 
-def by_rows(fn, logits, rows: int = 32) -> torch.Tensor:
-    """fn over `rows` contexts at a time, concatenated (`logits`: a tensor or the fixture's RowFile, read a
-    block at a time). The warpers and softmaxes below work row by row, so the result is the same; over all
-    [contexts, 262k] logits at once a top-p warper's sort (values + int64 indices), softmax and cumsum held
-    several GB (the session's peak RSS)."""
-    return torch.cat([fn(part) for part in logits.split(rows)])
+def by_rows(fn, logits, rows: int = 8) -> torch.Tensor:
+    """fn over `rows` contexts at a time, written into one result tensor (`logits`: a tensor or the fixture's
+    RowFile, read a block at a time). The warpers and softmaxes below work row by row, so the result is the
+    same for any block size; over all [contexts, 262k] logits at once a top-p warper's sort (values + int64
+    indices), softmax and cumsum held several GB. The result is allocated once: small per-block results kept
+    in a list until the end sat between the blocks' large temporaries on the heap, which then grew by a
+    block's temporaries per kept result (+350-750 MB of RSS for the entropy table, harness/allocator.py)."""
+    out, start = None, 0
+    for part in logits.split(rows):
+        result = fn(part)
+        if out is None:
+            out = result.new_empty((len(logits), *result.shape[1:]))
+        out[start:start + len(result)] = result
+        start += len(result)
+    if out is None:
+        raise ValueError("no next-token logits to read: the profile gives the generation experiment no contexts")
+    return out
 
 
 def entropies(logits) -> np.ndarray:
@@ -131,7 +142,7 @@ def test_top_p_samples_stay_in_nucleus(claim, decoding_suite, check):
 @pytest.mark.claims("nucleus_is_smallest_set")
 def test_top_p_keeps_smallest_set(claim, base_next_token_logits, check):
     p = claim.args["p"]
-    agree = [nucleus_agrees(row, kept, p) for part in base_next_token_logits.split(32)
+    agree = [nucleus_agrees(row, kept, p) for part in base_next_token_logits.split(8)
              for row, kept in zip(part, torch.isfinite(TopPLogitsWarper(top_p=p)(NO_IDS, part.clone())))]
     same, edge = [a for a, _ in agree], sum(e for _, e in agree)
     check(float(np.mean(same)), extra={"contexts": len(same), "differ": len(same) - int(sum(same)),
