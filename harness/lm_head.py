@@ -34,8 +34,13 @@ class SlicedLMHead(nn.Module):
         flat = hidden.reshape(-1, hidden.shape[-1])
         if flat.shape[0] > self.max_rows or flat.device.type != "cpu":
             return nn.functional.linear(hidden, self.weight)
-        logits = torch.cat([part @ flat.T for part in self.weight.split(self.slice_rows)]).T.contiguous()
-        return logits.reshape(*hidden.shape[:-1], self.out_features)
+        if torch.is_grad_enabled() and (self.weight.requires_grad or flat.requires_grad):
+            products = torch.cat([part @ flat.T for part in self.weight.split(self.slice_rows)])  # records a graph
+        else:  # each slice's product written in place: no list of slices, no concatenated copy beside the result
+            products = flat.new_empty((self.out_features, flat.shape[0]))
+            for start, part in zip(range(0, self.out_features, self.slice_rows), self.weight.split(self.slice_rows)):
+                torch.mm(part, flat.T, out=products[start:start + len(part)])
+        return products.T.contiguous().reshape(*hidden.shape[:-1], self.out_features)
 
 
 def slice_output_layer(model: nn.Module) -> nn.Module:

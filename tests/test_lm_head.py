@@ -40,6 +40,23 @@ def test_sliced_head_reads_a_strided_last_position():
     torch.testing.assert_close(SlicedLMHead(linear, slice_rows=512)(hidden), linear(hidden), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [1, 3, 16, 24, 64])
+def test_products_written_in_place_equal_the_concatenated_slices(rows):
+    """Without autograd the slices' products go into one preallocated tensor; with it they are
+    concatenated (out= records no graph): the same bits either way, and a graph where one is needed."""
+    torch.manual_seed(3)
+    linear = nn.Linear(48, 5000, bias=False)  # 5000 / 512: an uneven last slice
+    hidden = torch.randn(rows, 1, 48)
+    sliced = SlicedLMHead(linear, slice_rows=512)
+    with torch.inference_mode():
+        in_place = sliced(hidden)
+    concatenated = sliced(hidden)
+    assert concatenated.requires_grad and not in_place.requires_grad
+    assert torch.equal(in_place, concatenated)
+    concatenated.sum().backward()
+    assert linear.weight.grad is not None
+
+
 def test_a_head_with_a_bias_is_refused():
     with pytest.raises(ValueError, match="bias-free"):
         SlicedLMHead(nn.Linear(8, 16))
