@@ -195,7 +195,8 @@ def architecture_models_only_while_used(request):
     """The DistilBERT template (268 MB) and the configurations' cache serve the architecture and storage
     claims above; a test of trained models lets them go first, as none of those tests use them, so they do
     not sit under the trained models' peaks (later experiments' too). A later caller rebuilds them."""
-    if {"finetuned", "models"} & set(request.fixturenames):
+    held = _distilbert.cache_info().currsize or configuration.cache_info().currsize
+    if held and {"finetuned", "models"} & set(request.fixturenames):
         _distilbert.cache_clear()
         configuration.cache_clear()
         gc.collect()
