@@ -255,14 +255,18 @@ def tokenizer_from_json(folder: Path):
     config does not set them (GemmaTokenizer pads on the left).
 
     The named class rebuilds the backend from Python: GemmaTokenizer parses Gemma-3's 33 MB tokenizer.json,
-    passes its 262,144-word vocabulary and 514,906 merges to Rust and keeps both as Python objects: 456 MB
-    resident after loading against 109 MB here (the serialised backend is identical; tests/test_tokenizer_json.py)."""
+    passes its 262,144-word vocabulary and 514,906 merges to Rust and keeps both as Python objects: 456 MiB
+    resident after loading against 109 MiB here (the serialised backend is identical; tests/test_tokenizer_json.py)."""
     import json
 
     from transformers import PreTrainedTokenizerFast  # transformers 5: TokenizersBackend
     from transformers.models.auto.tokenization_auto import tokenizer_class_from_name
 
-    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    path = folder / "tokenizer_config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable tokenizer config ({exc}); delete the folder to convert again") from exc
     named = tokenizer_class_from_name(config.get("tokenizer_class") or "PreTrainedTokenizerFast")
     sides = {side: getattr(named, side) for side in ("padding_side", "truncation_side")
              if side not in config and named is not None and hasattr(named, side)}

@@ -61,3 +61,10 @@ def test_generic_config_keeps_the_generic_default(tmp_path):
     config = json.loads((folder / "tokenizer_config.json").read_text())
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "tokenizer_class": "TokenizersBackend"}))
     assert tokenizer_from_json(folder).padding_side == "right"
+
+
+def test_a_broken_config_names_its_file(tmp_path):
+    folder = small_gemma(tmp_path)
+    (folder / "tokenizer_config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="tokenizer_config.json: unreadable tokenizer config"):
+        tokenizer_from_json(folder)
