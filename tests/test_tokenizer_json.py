@@ -8,11 +8,12 @@ import json
 
 import pytest
 import torch
-from transformers import AutoTokenizer, GemmaTokenizer
+from transformers import AddedToken, AutoTokenizer, GemmaTokenizer, PreTrainedTokenizerFast
 
 from harness.models import tokenizer_from_json
 
-TEXTS = ["", " ", "hello world", "  lower  upper\n\ttab", "héllo wörld ünïcode", "日本語 🤗 mixed", "<bos>x<eos>",
+TEXTS = ["", " ", "hello world", "a<extra>b <tight>c<turn>",
+         "  lower  upper\n\ttab", "héllo wörld ünïcode", "日本語 🤗 mixed", "<bos>x<eos>",
          "a" * 200, "the the the low lower lowest"]
 
 
@@ -22,7 +23,10 @@ def small_gemma(folder):
     merges = [("l", "o"), ("lo", "w"), ("▁", "low"), ("e", "r"), ("▁", "t"), ("h", "e"), ("▁t", "he")]
     pieces += ["".join(m) for m in merges]
     vocab = {p: i for i, p in enumerate(dict.fromkeys(pieces))}
-    GemmaTokenizer(vocab=vocab, merges=merges).save_pretrained(folder)
+    tokenizer = GemmaTokenizer(vocab=vocab, merges=merges)
+    tokenizer.add_tokens(["<extra>", AddedToken("<tight>", lstrip=True, normalized=False)])
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<turn>"]})
+    tokenizer.save_pretrained(folder)
     return folder
 
 
@@ -46,6 +50,20 @@ def test_same_backend_padding_and_encodings_as_the_named_class(tmp_path):
     ids = named(TEXTS)["input_ids"]
     assert generic.batch_decode(ids, skip_special_tokens=True) == named.batch_decode(ids, skip_special_tokens=True)
     assert not hasattr(generic, "_merges")  # the point: no Python copy of the merges
+
+
+def test_added_tokens_come_from_the_backend_as_a_full_parse_gives_them(tmp_path):
+    """tokenizer_from_json skips from_pretrained's Python parse of tokenizer.json's added tokens; the
+    tokenizer must be the one that parse gives: same added tokens with their flags, specials, backend."""
+    folder = small_gemma(tmp_path)
+    parsed, fast = PreTrainedTokenizerFast.from_pretrained(folder, padding_side="left"), tokenizer_from_json(folder)
+    assert {i: repr(t) for i, t in fast.added_tokens_decoder.items()} == \
+        {i: repr(t) for i, t in parsed.added_tokens_decoder.items()}
+    assert {"<extra>", "<tight>", "<turn>"} <= set(fast.get_added_vocab())
+    assert fast.special_tokens_map == parsed.special_tokens_map and fast.all_special_ids == parsed.all_special_ids
+    assert fast.backend_tokenizer.to_str() == parsed.backend_tokenizer.to_str()
+    for a, b in zip(encodings(parsed), encodings(fast)):
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
