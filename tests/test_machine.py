@@ -36,3 +36,22 @@ def test_a_claims_run_reports_known_limits_without_measuring(tmp_path, monkeypat
     assert machine.cached_limits(tmp_path) is None and not calls  # nothing measured yet: nothing probed
     limits = machine.machine_limits(tmp_path)
     assert machine.cached_limits(tmp_path) == limits and len(calls) == 1
+
+
+def fake_caches(root, sizes):
+    for i, size in enumerate(sizes):
+        (root / f"index{i}").mkdir()
+        (root / f"index{i}" / "size").write_text(size + "\n")
+    return root
+
+
+def test_the_last_level_cache_is_the_largest_listed(tmp_path):
+    assert machine.last_level_cache_bytes(fake_caches(tmp_path, ["48K", "32K", "2048K", "307200K"])) == 300 << 20
+    assert machine.last_level_cache_bytes(tmp_path / "absent") is None
+
+
+def test_copy_buffers_exceed_the_last_level_cache():
+    for llc in (8 << 20, 32 << 20, 300 << 20, 1 << 30):
+        sizes = machine.copy_megabytes(llc)
+        assert len(sizes) >= 2 and all(mb << 20 >= 2 * llc and mb >= 256 for mb in sizes), (llc, sizes)
+    assert machine.copy_megabytes(0) == machine.COPY_MEGABYTES_WITHOUT_CACHE_SIZE
