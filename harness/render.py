@@ -344,7 +344,8 @@ def machine_section(run: Mapping[str, Any]) -> str:
     if not machine:
         return ""
     return ("## This machine's limits (latest run)\n\n"
-            f"fp32 matrix multiply: {md_text(machine.get('matmul_gflops_fp32'))} GFLOP/s; memory copy: "
+            f"fp32 matrix multiply: {md_text(machine.get('matmul_gflops_fp32'))} GFLOP/s; "
+            "memory copy, buffers beyond the last-level cache: "
             f"{md_text(machine.get('copy_bandwidth_gbs'))} GB/s; torch threads: {md_text(run.get('torch_threads'))}. "
             "The benchmarks (`pytest suites --benchmark-only`) state model throughput as a share of these "
             "(`share_of_matmul`, `share_of_bandwidth_bound` in their extra_info).\n")
