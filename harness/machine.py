@@ -7,8 +7,9 @@ and cached in the cache directory under a fingerprint of the host.
 
 The copy buffers are larger than the last-level cache (copy_megabytes): the decoding bound assumes each
 step streams the model's weights (540 MB and 1,073 MB for the packaged LMs) from memory, and a buffer
-that fits in the cache measures the cache. On a host with a 300 MiB L3, copies of 64 and 256 MiB gave
-48.8 GB/s, against ~21 GB/s on the hosts of earlier runs.
+that fits in the cache measures the cache. On a host with a 300 MiB L3 the best of 64 and 256 MiB copies
+was 48.8 GB/s, the 64 MiB copy (128 MiB touched) running in the cache: 54.5 GB/s in a probe, against
+27.4 at 256 MiB and 25.7 and 25.2 at 600 and 1,200 MiB (2 and 4 x that L3).
 """
 
 from __future__ import annotations

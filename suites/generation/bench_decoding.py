@@ -14,8 +14,9 @@ The bound, and what it assumes:
   last-level cache) and a read probe run right next to the measurement (best of repeats of a float32
   sum over as many bytes as the model's weights, which reads like a matrix-vector product), so a probe
   run while the machine was busy never inflates the share. Both read more than the cache holds, as the
-  weights do: a 256 MB probe fit in a 300 MiB L3 and gave the cache's rate, a bound no 540 MB-1 GB
-  stream of weights can approach.
+  weights do. (Before, the host figure took 64 MiB copies too, which ran in a 300 MiB L3 at 54.5 GB/s
+  against 25-27 GB/s beyond it, and the read probe was 256 MiB: 33.3 GB/s against 28.4-30.9 GB/s over
+  as many bytes as SmolLM2's or Gemma-3's weights.)
 - Only decoding steps are timed: (time of generate(1 + N tokens) - time of generate(1 token)) / N,
   which removes the prompt's prefill and generate()'s fixed set-up from the per-token time.
 
@@ -73,8 +74,7 @@ def kv_bytes_per_token(lm, prompt_tokens: int, new_tokens: int) -> float:
 
 def bandwidth_gbs(harness, read_bytes: int) -> dict[str, float | None]:
     """The larger of the host's copy bandwidth (beyond its last-level cache, harness/machine.py) and a read
-    of as many bytes as the model's weights, next to the workload: what one decoding step must stream.
-    (A 256 MiB probe, as before, fit in a 300 MiB L3 and measured the cache, not the weights' stream.)"""
+    of as many bytes as the model's weights, next to the workload: what one decoding step must stream."""
     limits = machine_limits(harness.cache_dir)  # cached per host unless measured under load
     cached = float(limits["copy_bandwidth_gbs"])
     probe = read_bandwidth_gbs(read_bytes)
