@@ -73,12 +73,17 @@ def last_level_cache_bytes(cpu: Path = Path("/sys/devices/system/cpu/cpu0/cache"
     return max(sizes, default=None)
 
 
-def copy_megabytes(llc_bytes: int | None = None) -> tuple[int, ...]:
-    """Copy buffer sizes (MiB) beyond the last-level cache, at least 256 MiB each."""
+def copy_megabytes(llc_bytes: int | None = None, memory: int | None = None) -> tuple[int, ...]:
+    """Copy buffer sizes (MiB) beyond the last-level cache, at least 256 MiB each; a size whose source and
+    destination would take more than a quarter of the memory is left out (the smallest one always stays)."""
     llc_bytes = last_level_cache_bytes() if llc_bytes is None else llc_bytes
+    memory = memory_bytes() if memory is None else memory
     if not llc_bytes:
-        return COPY_MEGABYTES_WITHOUT_CACHE_SIZE
-    return tuple(max(256, -(-multiple * llc_bytes // (1 << 20))) for multiple in COPY_CACHE_MULTIPLES)
+        sizes = COPY_MEGABYTES_WITHOUT_CACHE_SIZE
+    else:
+        sizes = tuple(max(256, -(-multiple * llc_bytes // (1 << 20))) for multiple in COPY_CACHE_MULTIPLES)
+    fitting = tuple(mb for mb in sizes if not memory or 2 * (mb << 20) <= memory // 4)
+    return fitting or sizes[:1]
 
 
 def forward_flops(fn: Callable[[], Any]) -> int:
@@ -130,9 +135,10 @@ def under_load(load: float | None, cpus: int | None = None) -> bool:
 
 def measure_limits() -> dict[str, Any]:
     load = load_average()  # beside the figures: what else ran while they were measured
+    sizes = copy_megabytes()
     return {"matmul_gflops_fp32": round(max(matmul_gflops(n, repeats=5) for n in MATMUL_SIZES), 1),
-            "copy_bandwidth_gbs": round(max(copy_bandwidth_gbs(mb, repeats=5) for mb in copy_megabytes()), 1),
-            "copy_megabytes": list(copy_megabytes()), "last_level_cache_bytes": last_level_cache_bytes(),
+            "copy_bandwidth_gbs": round(max(copy_bandwidth_gbs(mb, repeats=5) for mb in sizes), 1),
+            "copy_megabytes": list(sizes), "last_level_cache_bytes": last_level_cache_bytes(),
             "memory_bytes": memory_bytes(), "load_avg_1min": load, "cpus": os.cpu_count()}
 
 

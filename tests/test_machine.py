@@ -52,6 +52,12 @@ def test_the_last_level_cache_is_the_largest_listed(tmp_path):
 
 def test_copy_buffers_exceed_the_last_level_cache():
     for llc in (8 << 20, 32 << 20, 300 << 20, 1 << 30):
-        sizes = machine.copy_megabytes(llc)
+        sizes = machine.copy_megabytes(llc, memory=64 << 30)
         assert len(sizes) >= 2 and all(mb << 20 >= 2 * llc and mb >= 256 for mb in sizes), (llc, sizes)
-    assert machine.copy_megabytes(0) == machine.COPY_MEGABYTES_WITHOUT_CACHE_SIZE
+    assert machine.copy_megabytes(0, memory=64 << 30) == machine.COPY_MEGABYTES_WITHOUT_CACHE_SIZE
+
+
+def test_copy_buffers_leave_most_of_the_memory_free():
+    assert machine.copy_megabytes(300 << 20, memory=24 << 30) == (600, 1200)
+    assert machine.copy_megabytes(300 << 20, memory=8 << 30) == (600,)  # 2 x 1,200 MiB > 2 GiB
+    assert machine.copy_megabytes(1 << 30, memory=4 << 30) == (2048,)  # none fits: the smallest stays

@@ -22,7 +22,8 @@ The bound, and what it assumes:
 
 Configurations: the suite's own (fp32, eager attention, dynamic cache: what the claims measure) and the
 fast path (fp32, SDPA attention, static KV cache: pre-allocated, so a step appends nothing and
-allocates nothing). Weights stay fp32: this CPU (AVX2, no AVX512-BF16/AMX) multiplies bf16/fp16
+allocates nothing). Weights stay fp32: the CPU this was measured on (AVX2, no AVX512-BF16/AMX; later
+hosts of this project have AMX, not re-measured) multiplied bf16/fp16
 matrices far slower than fp32 (a 576x1536 bf16 matrix-vector product took ~20 ms against 0.12 ms),
 so a smaller dtype halves the bytes but not the time. On CPU the output layer is
 harness.lm_head.SlicedLMHead (the same weight; at batch 1 as fast as F.linear: 86 against 85 ms
