@@ -10,7 +10,8 @@ weights are copied into a model built from the same config without its quantizat
 
 transformers opens the file anew with gguf's `GGUFReader` for the tokenizer, for each config read and
 for the weights; each reader parses every metadata field (Gemma-3's 262,144-token vocabulary arrays as
-numpy views, ~15 s a time on 2 cores). `one_reader_per_file` lets those calls share one reader.
+numpy views): 61% of a Gemma-3 conversion in a py-spy profile on 2 cores. `one_reader_per_file` lets those
+calls share one reader (standalone, interleaved: 89.6 / 76.5 -> 55.6 / 52.4 s; output byte-identical).
 """
 
 from __future__ import annotations
