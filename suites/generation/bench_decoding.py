@@ -53,7 +53,7 @@ CONFIGS = {  # id: (attention implementation, cache implementation or None for t
 }
 
 
-def read_bandwidth_gbs(nbytes: int = 256 << 20, repeats: int = 5) -> float:
+def read_bandwidth_gbs(nbytes: int, repeats: int = 5) -> float:
     """Best-of-N GB/s of reading a float32 buffer of `nbytes` once (a sum)."""
     buffer = torch.ones(nbytes // 4)
     return buffer.numel() * 4 / best_of(buffer.sum, repeats) / 1e9
