@@ -20,9 +20,16 @@ The bound, and what it assumes:
 - Only decoding steps are timed: (time of generate(1 + N tokens) - time of generate(1 token)) / N,
   which removes the prompt's prefill and generate()'s fixed set-up from the per-token time.
 
-Configurations: the suite's own (fp32, eager attention, dynamic cache: what the claims measure) and the
+Configurations: the suite's own (fp32, eager attention, dynamic cache: what the claims measure), the
 fast path (fp32, SDPA attention, static KV cache: pre-allocated, so a step appends nothing and
-allocates nothing). Weights stay fp32: the CPU this was measured on (AVX2, no AVX512-BF16/AMX; later
+allocates nothing), and the fast path compiled: transformers' own `CompileConfig` compiles the
+decoding step with torch.compile (inductor, fixed shapes), which fuses each layer's few hundred small
+operations into generated C++ kernels. At batch 1 most of an eager step beyond the weight reads is
+per-operation dispatch (SmolLM2's 30 layers of 576-wide matrices: 40.9 ms per token against the
+bound's 20.3 at 26.6 GB/s), and that is what compiling removes (28.6 ms; Gemma-3 64.0 -> 54.0 ms,
+one standalone probe each, 2 cores). Compiling takes ~35-65 s per model on 2 cores, once, outside the
+timing; the compiled run's tokens are compared with the uncompiled run's (`same_tokens_as_uncompiled`).
+Weights stay fp32: the CPU this was measured on (AVX2, no AVX512-BF16/AMX; later
 hosts of this project have AMX, not re-measured) multiplied bf16/fp16
 matrices far slower than fp32 (a 576x1536 bf16 matrix-vector product took ~20 ms against 0.12 ms),
 so a smaller dtype halves the bytes but not the time. On CPU the output layer is
@@ -35,6 +42,9 @@ for a descheduled thread (measured under load ~6-10: SmolLM2 195-261 ms/token wi
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +56,32 @@ from harness.machine import best_of, machine_limits
 
 NEW_TOKENS = 32
 PROMPT = "The history of the city begins with"
-CONFIGS = {  # id: (attention implementation, cache implementation or None for the dynamic cache, threads or 0 = as set)
-    "eager-dynamic": ("eager", None, 0),
-    "sdpa-static": ("sdpa", "static", 0),
-    "sdpa-static-1thread": ("sdpa", "static", 1),
+CONFIGS = {  # id: (attention, cache implementation or None for the dynamic cache, threads or 0 = as set, compiled)
+    "eager-dynamic": ("eager", None, 0, False),
+    "sdpa-static": ("sdpa", "static", 0, False),
+    "sdpa-static-1thread": ("sdpa", "static", 1, False),
+    "sdpa-static-compiled": ("sdpa", "static", 0, True),  # last: the uncompiled runs of the same model come first
 }
+
+
+def compile_config() -> Any:
+    """transformers' own compilation of generate()'s decoding steps (CompileConfig, used with a static
+    cache), on CPU as well: transformers compiles by itself only on GPU-like devices, and
+    `_compile_all_devices` is its flag for any other. Inductor, fixed shapes (the static cache's)."""
+    from transformers import CompileConfig
+
+    config = CompileConfig(fullgraph=False, dynamic=False, mode="default")
+    config._compile_all_devices = True
+    return config
+
+
+def missing_compiler() -> str | None:
+    """Why torch.compile cannot build CPU kernels here (inductor writes C++ and needs a compiler), or None."""
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        return (f"torch.compile on CPU needs a C++ compiler ({compiler!r} not found): "
+                "install one (`apt-get install g++`) or set CXX")
+    return None
 
 
 def read_bandwidth_gbs(nbytes: int, repeats: int = 5) -> float:
@@ -94,24 +125,34 @@ def generator(lm, tokenizer, batch, new_tokens: int, **settings: Any) -> Callabl
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("role", ["smollm2", "gemma3"])
 def test_cached_decoding_share_of_bound(benchmark, models, harness, role, config):
-    attention, cache, threads = CONFIGS[config]
+    attention, cache, threads, compiled = CONFIGS[config]
+    if compiled and (reason := missing_compiler()):
+        pytest.skip(reason)
     lm = models.causal_lm(role, attn_implementation=attention)
     bandwidth = bandwidth_gbs(harness, weight_bytes(lm))  # probed with every thread, whatever the decoding uses
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        measure_cached(benchmark, bandwidth, lm, models.tokenizer(role), role, attention, cache)
+        measure_cached(benchmark, bandwidth, lm, models.tokenizer(role), role, attention, cache, compiled)
     finally:
         torch.set_num_threads(before)
 
 
 def measure_cached(benchmark, bandwidth: dict[str, float], lm, tokenizer, role: str, attention: str,
-                   cache: str | None) -> None:
+                   cache: str | None, compiled: bool = False) -> None:
     tokenizer = prepare_tokenizer(tokenizer)
     batch = tokenizer([PROMPT], return_tensors="pt")
     settings = {"cache_implementation": cache} if cache else {}
-    prefill = best_of(generator(lm, tokenizer, batch, 1, **settings))
+    prefill = best_of(generator(lm, tokenizer, batch, 1, **settings))  # one token: the prefill, never compiled
+    extra: dict[str, Any] = {"compiled": compiled}
+    if compiled:  # compile outside the timing, and check the compiled steps decode the same tokens
+        plain = generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings)()
+        settings["compile_config"] = compile_config()
+        started = time.perf_counter()
+        tokens = generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings)()
+        extra.update(first_call_seconds=time.perf_counter() - started,
+                     same_tokens_as_uncompiled=bool(torch.equal(plain, tokens)))
     benchmark.group = f"decoding-{role}"
     benchmark.pedantic(generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings), rounds=3, iterations=1,
                        warmup_rounds=1)
@@ -125,7 +166,7 @@ def measure_cached(benchmark, bandwidth: dict[str, float], lm, tokenizer, role: 
         "new_tokens": NEW_TOKENS, "prefill_ms": 1000 * prefill, "ms_per_token": 1000 * per_token,
         "tokens_per_second": 1 / per_token, "weight_bytes": weight_bytes(lm), "bytes_per_token": bytes_per_token,
         **bandwidth, "bandwidth_bound_tokens_per_second": bound, "share_of_bandwidth_bound": 1 / per_token / bound,
-        "target_share": 0.5})
+        "target_share": 0.5, **extra})
 
 
 @pytest.mark.parametrize("role", ["smollm2", "gemma3"])
