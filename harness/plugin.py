@@ -15,13 +15,14 @@ from harness.experiments import experiment_of
 from harness.memory import peak_rss_mb, reset_peak_rss
 from harness.profiles import DEFAULT_PROFILE, Profile
 from harness.record import ClaimRefuted, Recorder
-from harness.report import ResultsError, write_results
+from harness.report import ResultsError, refresh_report, write_results
 from harness.session import HarnessContext, build_context, library_versions, run_info, seed_everything
 
 pytest_plugins = ["harness.collect"]
 os.environ.setdefault("MPLBACKEND", "Agg")  # plots are written to files; never open a window
 
 CONTEXT_KEY = pytest.StashKey[HarnessContext]()
+DEFAULT_BENCHMARK_STORAGE = "results/benchmarks"  # pyproject's addopts: relative to the working directory
 __all__ = ["HarnessContext", "context", "library_versions", "run_info", "load_catalogs"]
 
 
@@ -60,6 +61,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.benchmark_autosave = get_tag()  # pytest-benchmark's own name: counter_commit_date
     ctx = build_context(config)
     config.stash[CONTEXT_KEY] = ctx
+    if ctx.write_results and getattr(config.option, "benchmark_storage", None) == DEFAULT_BENCHMARK_STORAGE:
+        # pytest-benchmark reads the option when it sets up its session, after this hook
+        config.option.benchmark_storage = str(ctx.results_dir / "benchmarks")  # follows --results-dir
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(SuiteTimer(ctx.recorder), "harness-suite-timer")
     seed_everything(ctx.recorder.seed, ctx.profile.threads)
@@ -183,6 +187,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput["harness"] = ctx.recorder.to_dict()
         return
+    if ctx.write_results and ctx.recorder.is_empty() and ctx.benchmarks_saved:
+        show_benchmarks(config, ctx)
+        return
     if not ctx.write_results or ctx.recorder.is_empty():
         return
     if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -194,6 +201,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         note(config, f"results not written: {exc}", red=True)
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def show_benchmarks(config: pytest.Config, ctx: HarnessContext) -> None:
+    """After a benchmark-only session (pytest-benchmark saves before this hook's plain implementations
+    run): REPORT.md rewritten from the saved claims runs, with the new benchmark table."""
+    try:
+        report = refresh_report(ctx.results_dir, ctx.profile.name, ctx.model_set, load_catalogs(config))
+    except (ResultsError, OSError) as exc:
+        note(config, f"REPORT.md not refreshed with the benchmarks: {exc}", red=True)
+        return
+    note(config, f"benchmarks shown in {report}" if report else
+         f"REPORT.md not refreshed: no claims run of profile {ctx.profile.name} / {ctx.model_set} is saved in "
+         f"{ctx.results_dir} (run `pytest suites --profile {ctx.profile.name}` once)")
 
 
 def note(config: pytest.Config, text: str, **markup: bool) -> None:
@@ -234,4 +254,6 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
-    output_json["harness_run_id"] = context(config).run_id  # lets `python -m harness compare` pair runs
+    ctx = context(config)
+    output_json["harness_run_id"] = ctx.run_id  # lets `python -m harness compare` pair runs
+    ctx.benchmarks_saved = ctx.benchmarks_saved or bool(benchmarks)

@@ -109,7 +109,9 @@ def render_report(view: Mapping[str, Any], results_dir: Path, catalogs: Mapping[
     parts.append(policy_section())
     if matrix:
         parts.append(matrix)
-    parts += [machine_section(latest), model_loads_section(latest), run_time_section(latest)]
+    parts += [machine_section(latest), benchmarks_section(results_dir, view["view"]["profile"],
+                                                          view["view"]["model_set"]),
+              model_loads_section(latest), run_time_section(latest)]
     return "\n".join(p for p in parts if p).rstrip("\n") + "\n"
 
 
@@ -348,7 +350,30 @@ def machine_section(run: Mapping[str, Any]) -> str:
             "memory copy, buffers beyond the last-level cache: "
             f"{md_text(machine.get('copy_bandwidth_gbs'))} GB/s; torch threads: {md_text(run.get('torch_threads'))}. "
             "The benchmarks (`pytest suites --benchmark-only`) state model throughput as a share of these "
-            "(`share_of_matmul`, `share_of_bandwidth_bound` in their extra_info).\n")
+            "(`share_of_matmul`, `share_of_bandwidth_bound` in their extra_info; the next section's table).\n")
+
+
+def benchmarks_section(results_dir: Path, profile: str, model_set: str) -> str:
+    """Each benchmark's headline figure against its target, from the newest saved benchmark run of this
+    profile and model set (harness/benchmarks.py)."""
+    from harness.benchmarks import figure_rows, newest
+
+    found = newest(results_dir, profile, model_set)
+    head = "## Benchmarks (newest saved run of this profile)\n\n"
+    if found is None:
+        return (head + f"No saved benchmark run of profile {md_code(profile)} under "
+                f"{md_code('benchmarks/')} in this results directory: `pytest suites --benchmark-only` "
+                "saves one there and writes this table.\n")
+    path, data = found
+    commit = str((data.get("commit_info") or {}).get("id") or "")[:9]
+    rows = figure_rows(data)
+    return (head + md_line(
+        f"pytest-benchmark run saved {data.get('datetime', '?')}"
+        + (f" at commit {commit}" if commit else "") + f" ({path.relative_to(results_dir).as_posix()}). "
+        "Each benchmark's headline figure against its target: shares divide by this machine's limits (the "
+        "section above) or by a probe run next to the workload, whichever is larger, so a busy machine lowers a "
+        "share and never inflates it. Targets are reported, never asserted; the means are pytest-benchmark's "
+        "(seconds per round).") + "\n\n" + md_table(list(rows[0]) if rows else ["benchmark"], rows) + "\n")
 
 
 def model_loads_section(run: Mapping[str, Any]) -> str:

@@ -10,10 +10,11 @@ from harness.results import (
     build_view,
     check_writable,
     load_runs,
+    refresh_report,
     slug,
     table_csv_name,
     write_results,
 )
 
 __all__ = ["SCHEMA", "ResultsError", "atomic_write", "atomic_write_bytes", "build_view", "check_writable",
-           "load_runs", "render_report", "slug", "table_csv_name", "write_results"]
+           "load_runs", "refresh_report", "render_report", "slug", "table_csv_name", "write_results"]

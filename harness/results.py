@@ -348,6 +348,17 @@ def write_results(results_dir: Path, recorder: Any, run_info: Mapping[str, Any],
     return report
 
 
+def refresh_report(results_dir: Path, profile: str, model_set: str, catalogs: Mapping[str, Any]) -> Path | None:
+    """Rewrite the merged view (claims.json, REPORT.md) of this profile and model set from the saved runs,
+    without a new run of claims: after a benchmark-only session, so that REPORT.md shows its figures.
+    None (nothing written) when no claims run of this profile and model set is saved."""
+    with results_lock(results_dir):
+        saved = load_runs(results_dir)
+        if (profile, model_set) not in views(saved):
+            return None
+        return _write_view(results_dir, build_view(saved, profile, model_set, catalogs), catalogs, saved)
+
+
 def _point_latest(results_dir: Path, profile: str, saved: SavedRuns) -> None:
     own = [d["run"]["run_id"] for _, d in saved.runs if d["run"].get("profile") == profile]
     if own:

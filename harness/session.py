@@ -36,6 +36,7 @@ class HarnessContext:
     versions: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     allocator: dict[str, int] | None = None  # malloc settings applied (harness/allocator.py); None: defaults
+    benchmarks_saved: bool = False  # pytest-benchmark wrote this session's results (REPORT.md shows them)
 
 
 def library_versions() -> dict[str, str]:
