@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.benchmarks import saved_files
 from harness.checks import tolerance
 from harness.escape import md_code
 from harness.render import format_value, md_table
@@ -123,14 +124,7 @@ def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
 
 
 def benchmark_file(results_dir: Path, run_id: str) -> Path | None:
-    for path in sorted((results_dir / "benchmarks").rglob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("harness_run_id") == run_id:
-            return path
-    return None
+    return next((path for path, data in saved_files(results_dir) if data.get("harness_run_id") == run_id), None)
 
 
 def benchmark_means(path: Path) -> dict[str, float]:

@@ -12,12 +12,12 @@ one profile has runs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.benchmarks import profile_of, saved_files
 from harness.escape import md_text
 from harness.render import format_value, md_table
 from harness.results import SavedRuns, atomic_write, build_view, load_runs, views
@@ -54,13 +54,11 @@ def claim_matrix(saved: SavedRuns, catalogs: Mapping[str, Any]) -> tuple[list[st
 def benchmark_means(results_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
     """pytest-benchmark's mean per benchmark, per profile (newest saved file of each profile)."""
     newest: dict[str, tuple[str, dict[str, Any]]] = {}
-    for path in sorted((results_dir / "benchmarks").rglob("*.json")):
+    for _, data in saved_files(results_dir):
+        profile, when = profile_of(data)[0], str(data.get("datetime") or "")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            profile = str(data.get("machine_info", {}).get("harness_profile") or "unknown")
-            when = str(data.get("datetime") or "")
             means = {b["fullname"]: float(b["stats"]["mean"]) for b in data["benchmarks"]}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue  # not a pytest-benchmark file
         if profile not in newest or when >= newest[profile][0]:
             newest[profile] = (when, means)
