@@ -30,8 +30,8 @@ FIGURES = (
     Figure("examples_per_second", "examples/s"),
     Figure("tokens_per_second", "tokens/s"),
 )
-DETAILS = ("ms_per_token", "bandwidth_gbs", "threads", "compiled", "same_tokens_as_uncompiled", "embedder_gflops",
-           "matmul_gflops", "processes")
+DETAILS = ("ms_per_token", "bandwidth_gbs", "threads", "compiled", "compiled_graphs", "first_call_seconds",
+           "same_tokens_as_uncompiled", "embedder_gflops", "matmul_gflops", "processes")
 
 
 def saved_files(results_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:

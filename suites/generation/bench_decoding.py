@@ -75,6 +75,13 @@ def compile_config() -> Any:
     return config
 
 
+def compiled_graphs() -> int:
+    """Graphs torch.compile (dynamo) has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
 def missing_compiler() -> str | None:
     """Why torch.compile cannot build CPU kernels here (inductor writes C++ and needs a compiler), or None."""
     compiler = os.environ.get("CXX", "g++")
@@ -149,10 +156,14 @@ def measure_cached(benchmark, bandwidth: dict[str, float], lm, tokenizer, role: 
     if compiled:  # compile outside the timing, and check the compiled steps decode the same tokens
         plain = generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings)()
         settings["compile_config"] = compile_config()
+        graphs = compiled_graphs()
         started = time.perf_counter()
         tokens = generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings)()
-        extra.update(first_call_seconds=time.perf_counter() - started,
+        extra.update(first_call_seconds=time.perf_counter() - started, compiled_graphs=compiled_graphs() - graphs,
                      same_tokens_as_uncompiled=bool(torch.equal(plain, tokens)))
+        if not extra["compiled_graphs"]:  # transformers may stop honouring the flag: never time eager as compiled
+            pytest.fail("generate() compiled nothing on CPU: transformers ignored CompileConfig._compile_all_devices",
+                        pytrace=False)
     benchmark.group = f"decoding-{role}"
     benchmark.pedantic(generator(lm, tokenizer, batch, 1 + NEW_TOKENS, **settings), rounds=3, iterations=1,
                        warmup_rounds=1)
