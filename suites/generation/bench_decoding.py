@@ -55,6 +55,7 @@ from fixtures.generation import prepare_tokenizer
 from harness.machine import best_of, machine_limits
 
 NEW_TOKENS = 32
+TOKENIZERS_PARALLELISM = "TOKENIZERS_PARALLELISM"  # the tokenizers library's switch for its thread pool
 PROMPT = "The history of the city begins with"
 CONFIGS = {  # id: (attention, cache implementation or None for the dynamic cache, threads or 0 = as set, compiled)
     "eager-dynamic": ("eager", None, 0, False),
@@ -137,13 +138,19 @@ def test_cached_decoding_share_of_bound(benchmark, models, harness, role, config
         pytest.skip(reason)
     lm = models.causal_lm(role, attn_implementation=attention)
     bandwidth = bandwidth_gbs(harness, weight_bytes(lm))  # probed with every thread, whatever the decoding uses
-    before = torch.get_num_threads()
+    before, parallelism = torch.get_num_threads(), os.environ.get(TOKENIZERS_PARALLELISM)
     if threads:
         torch.set_num_threads(threads)
     try:
         measure_cached(benchmark, bandwidth, lm, models.tokenizer(role), role, attention, cache, compiled)
     finally:
         torch.set_num_threads(before)
+        # generate() sets it to "0" for the whole process when it compiles, which left the FLORES sweep
+        # benchmark after it on one core (265 s against 148)
+        if parallelism is None:
+            os.environ.pop(TOKENIZERS_PARALLELISM, None)
+        else:
+            os.environ[TOKENIZERS_PARALLELISM] = parallelism
 
 
 def measure_cached(benchmark, bandwidth: dict[str, float], lm, tokenizer, role: str, attention: str,
