@@ -31,7 +31,7 @@ FIGURES = (
     Figure("tokens_per_second", "tokens/s"),
 )
 DETAILS = ("ms_per_token", "bandwidth_gbs", "threads", "compiled", "compiled_graphs", "first_call_seconds",
-           "same_tokens_as_uncompiled", "embedder_gflops", "matmul_gflops", "processes")
+           "same_tokens_as_uncompiled", "embedder_gflops", "matmul_gflops")
 
 
 def saved_files(results_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:

@@ -26,9 +26,13 @@ allocates nothing), and the fast path compiled: transformers' own `CompileConfig
 decoding step with torch.compile (inductor, fixed shapes), which fuses each layer's few hundred small
 operations into generated C++ kernels. At batch 1 most of an eager step beyond the weight reads is
 per-operation dispatch (SmolLM2's 30 layers of 576-wide matrices: 40.9 ms per token against the
-bound's 20.3 at 26.6 GB/s), and that is what compiling removes (28.6 ms; Gemma-3 64.0 -> 54.0 ms,
-one standalone probe each, 2 cores). Compiling takes ~35-65 s per model on 2 cores, once, outside the
-timing; the compiled run's tokens are compared with the uncompiled run's (`same_tokens_as_uncompiled`).
+bound's 20.3 at 26.6 GB/s), and that is what compiling removes (28.6 ms in a standalone probe; in
+three benchmark runs on 2 cores SmolLM2 reached 0.69 / 0.79 / 0.65 of the bound compiled against
+0.54 / 0.55 / 0.48 eager). Gemma-3's step is mostly its 671 MB output layer, so it gains less and not
+in every run (0.84 / 0.63 / 0.66 compiled, 0.71 / 0.69 / 0.60 with SDPA and the static cache alone).
+The first compiled call (outside the timing) took 34-63 s, 9-57 s with inductor's on-disk kernel cache
+warm; the compiled run's tokens are compared with the uncompiled run's (`same_tokens_as_uncompiled`),
+and a run in which nothing was compiled fails rather than report eager decoding as compiled.
 Weights stay fp32: the CPU this was measured on (AVX2, no AVX512-BF16/AMX; later
 hosts of this project have AMX, not re-measured) multiplied bf16/fp16
 matrices far slower than fp32 (a 576x1536 bf16 matrix-vector product took ~20 ms against 0.12 ms),
