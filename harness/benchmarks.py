@@ -34,15 +34,18 @@ DETAILS = ("ms_per_token", "bandwidth_gbs", "threads", "compiled", "compiled_gra
            "same_tokens_as_uncompiled", "embedder_gflops", "matmul_gflops")
 
 
-def saved_files(results_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable pytest-benchmark file under results_dir/benchmarks/ (others are passed over)."""
+def saved_files(results_dir: Path, unreadable: list[Path] | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable pytest-benchmark file under results_dir/benchmarks/; the others are passed over and,
+    when `unreadable` is given, appended to it (a truncated newest file must not go unnoticed)."""
     for path in sorted((results_dir / "benchmarks").rglob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            continue
+            data = None
         if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
             yield path, data
+        elif unreadable is not None:
+            unreadable.append(path)
 
 
 def profile_of(data: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -50,10 +53,11 @@ def profile_of(data: Mapping[str, Any]) -> tuple[str, str | None]:
     return str(machine.get("harness_profile") or "unknown"), machine.get("harness_model_set")
 
 
-def newest(results_dir: Path, profile: str, model_set: str | None = None) -> tuple[Path, dict[str, Any]] | None:
+def newest(results_dir: Path, profile: str, model_set: str | None = None,
+           unreadable: list[Path] | None = None) -> tuple[Path, dict[str, Any]] | None:
     """The newest saved file (pytest-benchmark's `datetime`) of this profile (and model set, when given)."""
     best: tuple[str, Path, dict[str, Any]] | None = None
-    for path, data in saved_files(results_dir):
+    for path, data in saved_files(results_dir, unreadable):
         own_profile, own_set = profile_of(data)
         if own_profile != profile or (model_set is not None and own_set not in (None, model_set)):
             continue

@@ -358,8 +358,12 @@ def benchmarks_section(results_dir: Path, profile: str, model_set: str) -> str:
     profile and model set (harness/benchmarks.py)."""
     from harness.benchmarks import figure_rows, newest
 
-    found = newest(results_dir, profile, model_set)
-    head = "## Benchmarks (newest saved run of this profile)\n\n"
+    unreadable: list[Path] = []
+    found = newest(results_dir, profile, model_set, unreadable)
+    head = "## Benchmarks (newest saved run of this profile)\n\n" + "".join(
+        md_line(f"Warning: {path.relative_to(results_dir).as_posix()} is not a readable pytest-benchmark file and "
+                "was passed over (if it was the newest run, the table below is an older one).") + "\n\n"
+        for path in unreadable)
     if found is None:
         return (head + f"No saved benchmark run of profile {md_code(profile)} under "
                 f"{md_code('benchmarks/')} in this results directory: `pytest suites --benchmark-only` "

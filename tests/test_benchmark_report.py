@@ -56,6 +56,18 @@ def test_each_benchmark_shows_its_figure_against_its_target(tmp_path):
     assert "old_decoding" not in text and "ci_only" not in text
 
 
+def test_a_truncated_file_is_named_and_markdown_in_names_is_escaped(tmp_path):
+    claims_run(tmp_path)
+    saved_benchmarks(tmp_path, "0001_a_20260101.json", "cpu", "2026-01-01T00:00:00",
+                     [bench("a|b<script>", 1.0, seconds=2.0, target_seconds=1.0)])
+    truncated = tmp_path / "benchmarks" / "Linux-CPython-3.11-64bit" / "0002_a_20260102.json"
+    truncated.write_text('{"machine_info": {"harness_profile": "cpu"}, "benchm')
+    text = refresh_report(tmp_path, "cpu", "packaged", CATS).read_text()
+    assert "Warning: benchmarks/Linux-CPython-3.11-64bit/0002_a_20260102.json is not a readable" in text
+    assert "(benchmarks/Linux-CPython-3.11-64bit/0001_a_20260101.json)" in text  # the older run, named as shown
+    assert "| a\\|b&lt;script> | 1 | seconds | 2 | <= 1.0 | False |" in text
+
+
 def test_a_target_compares_in_the_figures_direction():
     rows = figure_rows({"benchmarks": [bench("fast", 1, seconds=59.0, target_seconds=60.0),
                                        bench("share", 1, share_of_matmul=0.39, target_share=0.4)]})
